@@ -1,0 +1,126 @@
+"""One aggregation pass: close finished days, prune presence, write every site's summary.
+
+Cost grows with the number of sites, not with hits: each phase is one pipelined round trip
+per chunk of sites. Every step is idempotent, so a second pass (or a second aggregator)
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from counter.periods import Periods
+from counter.sites import Site
+from counter.store import Store
+from counter.summary import build_summary, parse_read_site, read_site_call, reconciliation_gap
+
+log = logging.getLogger("visitor_stats.aggregator")
+
+CHUNK = 250
+
+
+@dataclass
+class PassReport:
+    sites: int = 0
+    days_closed: int = 0
+    mismatches: dict[str, int] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _chunks(items: Sequence[Site], size: int) -> Iterable[Sequence[Site]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _decode_days(members: Iterable[Any]) -> list[date]:
+    days = []
+    for m in members:
+        text = m.decode() if isinstance(m, bytes) else str(m)
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            log.warning("ignoring malformed open day %r", text)
+    return days
+
+
+async def run_pass(store: Store, now: datetime, only: Iterable[str] | None = None) -> PassReport:
+    sites = await store.registry.all()
+    if only is not None:
+        wanted = set(only)
+        sites = [s for s in sites if s.id in wanted]
+    report = PassReport(sites=len(sites))
+    for chunk in _chunks(sites, CHUNK):
+        await _pass_over(store, now, chunk, report)
+    return report
+
+
+async def _pass_over(
+    store: Store, now: datetime, sites: Sequence[Site], report: PassReport
+) -> None:
+    periods = {s.id: Periods.of(now, s.tz, s.first_weekday) for s in sites}
+    now_ms = int(now.timestamp() * 1000)
+
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for site in sites:
+            pipe.smembers(store.keys.site(site.id).open_days)
+        open_days = await pipe.execute()
+
+    async with store.redis.pipeline(transaction=False) as pipe:
+        closing = []
+        for site, members in zip(sites, open_days, strict=True):
+            keys = store.keys.site(site.id)
+            for day in sorted(_decode_days(members)):
+                if day < periods[site.id].today:
+                    closing.append((site.id, day))
+                    await store.scripts.close_day(
+                        keys=[
+                            keys.open_days,
+                            keys.visitors_by_day,
+                            keys.totals,
+                            keys.visitors_hll(day),
+                        ],
+                        args=[day.isoformat(), store.settings.closed_day_grace_s],
+                        client=pipe,
+                    )
+        for site in sites:
+            # Presence older than both the online window and a session is no longer needed.
+            idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
+            pipe.zremrangebyscore(
+                store.keys.site(site.id).last_seen, "-inf", f"({now_ms - idle_ms}"
+            )
+        for site in sites:
+            key_list, args = read_site_call(
+                store.keys.site(site.id), periods[site.id], now_ms - site.online_window_s * 1000
+            )
+            await store.scripts.read_site(keys=key_list, args=args, client=pipe)
+        results = await pipe.execute()
+
+    closes, rest = results[: len(closing)], results[len(closing) :]
+    for (site_id, day), (closed, visitors) in zip(closing, closes, strict=True):
+        if closed:
+            report.days_closed += 1
+            log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
+    reads = rest[len(sites) :]
+
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for site, raw in zip(sites, reads, strict=True):
+            figures = parse_read_site(raw, periods[site.id])
+            for measure, gap in reconciliation_gap(figures).items():
+                if gap:
+                    report.mismatches[measure] = report.mismatches.get(measure, 0) + 1
+                    log.error(
+                        "reconciliation: %s history and all-time %s differ by %d",
+                        site.id,
+                        measure,
+                        gap,
+                    )
+            summary = build_summary(site, periods[site.id], figures, now)
+            report.summaries[site.id] = summary
+            pipe.set(store.keys.site(site.id).summary, orjson.dumps(summary))
+        await pipe.execute()

@@ -1,0 +1,1 @@
+"""The HTTP face of visitor-stats and its command line."""

@@ -1,0 +1,1 @@
+"""HTTP routes: thin, each parses, calls one counter function, shapes the answer."""

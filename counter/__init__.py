@@ -1,0 +1,1 @@
+"""The write path and the data model of visitor-stats: keys, scripts, definitions."""

@@ -1,0 +1,33 @@
+"""Domain errors, defined once; the API maps each class to one HTTP status."""
+
+from __future__ import annotations
+
+
+class VisitorStatsError(Exception):
+    """Base class: the message is shown to the client as ``detail``."""
+
+
+class InvalidInput(VisitorStatsError):
+    """Malformed request: bad JSON, wrong types, a site id that could break a key."""
+
+
+class UnknownSite(VisitorStatsError):
+    def __init__(self, site: str) -> None:
+        super().__init__(f"unknown site {site!r}: add it with `visitor-stats sites add`")
+        self.site = site
+
+
+class OriginRejected(VisitorStatsError):
+    """The hit's Origin (or Referer) is not one of the site's domains."""
+
+
+class BodyTooLarge(VisitorStatsError):
+    pass
+
+
+class RateLimited(VisitorStatsError):
+    pass
+
+
+class StoreUnavailable(VisitorStatsError):
+    """The store did not answer within the time budget."""

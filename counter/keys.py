@@ -1,0 +1,124 @@
+"""Every Redis key visitor-stats uses is built here, and nowhere else.
+
+Shape: ``<prefix>:{<site>}:<measure>:<granularity>[:<bucket>]``. The ``{site}`` hash tag puts
+all of a site's keys in one Redis Cluster slot, so one Lua script can touch them together.
+A site id is validated before it can reach a key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from counter.errors import InvalidInput
+
+_SITE_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")
+
+
+def validate_site_id(raw: object) -> str:
+    """Return the canonical (lower-case) site id, or raise InvalidInput saying why."""
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInput("site must be a non-empty string")
+    site = raw.strip().lower()
+    if not _SITE_ID.fullmatch(site):
+        raise InvalidInput(
+            "site id may hold only letters, digits, '.', '-' and '_' (at most 100, "
+            "no spaces, braces or control characters)"
+        )
+    return site
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one prefix (the deployment, or one test's isolated namespace)."""
+
+    prefix: str
+
+    # Global keys (no site): single-key commands only, so Cluster does not mind.
+    @property
+    def sites(self) -> str:
+        return f"{self.prefix}:sites"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}:aggregator:leader"
+
+    def site(self, site: str) -> SiteKeys:
+        return SiteKeys(f"{self.prefix}:{{{site}}}")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteKeys:
+    base: str  # "<prefix>:{<site>}"
+
+    @property
+    def config(self) -> str:
+        """STRING: the site's settings as JSON."""
+        return f"{self.base}:site:config"
+
+    @property
+    def pageviews_by_day(self) -> str:
+        """HASH local date -> pageviews; written by each hit, so it is the daily history."""
+        return f"{self.base}:pageviews:day"
+
+    @property
+    def visits_by_day(self) -> str:
+        """HASH local date -> visits; written by each hit that starts a visit."""
+        return f"{self.base}:visits:day"
+
+    @property
+    def visitors_by_day(self) -> str:
+        """HASH local date -> unique visitors; written once when the day is closed."""
+        return f"{self.base}:visitors:day"
+
+    @property
+    def totals(self) -> str:
+        """HASH measure -> all-time count (before adjustments)."""
+        return f"{self.base}:total:all"
+
+    @property
+    def offsets(self) -> str:
+        """HASH measure -> audited adjustment offset added to the count."""
+        return f"{self.base}:offset:all"
+
+    @property
+    def adjustments(self) -> str:
+        """LIST of JSON ledger entries, oldest first."""
+        return f"{self.base}:adjustment:ledger"
+
+    @property
+    def open_days(self) -> str:
+        """SET of local dates that saw hits and are not closed yet."""
+        return f"{self.base}:open:day"
+
+    @property
+    def last_seen(self) -> str:
+        """ZSET visitor id -> last seen (ms since epoch): online and session state."""
+        return f"{self.base}:visitor:seen"
+
+    @property
+    def page_views(self) -> str:
+        """HASH normalised page path -> all-time views."""
+        return f"{self.base}:pageviews:page"
+
+    @property
+    def summary(self) -> str:
+        """STRING: the JSON summary the aggregator writes and /api/stats reads."""
+        return f"{self.base}:summary:current"
+
+    def visitors_hll(self, day: date) -> str:
+        return f"{self.base}:visitors:hll:{day.isoformat()}"
+
+    def visitors_week_hll(self, week_start: date) -> str:
+        return f"{self.base}:visitors:week:{week_start.isoformat()}"
+
+    def visitors_month_hll(self, month_start: date) -> str:
+        return f"{self.base}:visitors:month:{month_start.strftime('%Y-%m')}"
+
+    def excluded(self, day: date) -> str:
+        """HASH reason -> hits excluded on that local day."""
+        return f"{self.base}:excluded:day:{day.isoformat()}"
+
+    def salt(self, day: date) -> str:
+        return f"{self.base}:salt:day:{day.isoformat()}"

@@ -1,0 +1,60 @@
+-- record_hit.lua: record one pageview or heartbeat of one visitor, atomically, in one call.
+--
+-- KEYS[1]  last_seen        ZSET visitor -> last seen ms (online and sessions)
+-- KEYS[2]  pageviews_by_day HASH date -> pageviews
+-- KEYS[3]  visits_by_day    HASH date -> visits
+-- KEYS[4]  totals           HASH measure -> all-time count
+-- KEYS[5]  page_views       HASH page path -> all-time views
+-- KEYS[6]  open_days        SET of dates not closed yet
+-- KEYS[7]  visitors_hll     HLL of the day's visitors
+-- KEYS[8]  visitors_week    HLL of the week's visitors
+-- KEYS[9]  visitors_month   HLL of the month's visitors
+-- KEYS[10] visitors_by_day  HASH date -> visitors (present once the day is closed)
+-- KEYS[11] summary          STRING the aggregator's JSON summary (read only)
+-- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
+-- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
+-- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
+-- ARGV[7] page path                    ARGV[8] week HLL ttl, s   ARGV[9] month HLL ttl, s
+-- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false}
+
+local day, visitor = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+local previous = redis.call('ZSCORE', KEYS[1], visitor)
+-- GT: a replayed (older) hit never moves a visitor's last-seen backwards.
+redis.call('ZADD', KEYS[1], 'GT', now, visitor)
+local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
+
+if ARGV[6] ~= 'pageview' then
+  return {0, 0, online, 0, 0, redis.call('GET', KEYS[11])}
+end
+
+local new_visit = 0
+if not previous or now - tonumber(previous) > tonumber(ARGV[4]) then
+  new_visit = 1
+end
+
+local pageviews = redis.call('HINCRBY', KEYS[2], day, 1)
+redis.call('HINCRBY', KEYS[4], 'pageviews', 1)
+local visits
+if new_visit == 1 then
+  visits = redis.call('HINCRBY', KEYS[3], day, 1)
+  redis.call('HINCRBY', KEYS[4], 'visits', 1)
+else
+  visits = tonumber(redis.call('HGET', KEYS[3], day) or '0')
+end
+local page_views = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+redis.call('SADD', KEYS[6], day)
+
+local new_visitor = redis.call('PFADD', KEYS[7], visitor)
+redis.call('PFADD', KEYS[8], visitor)
+redis.call('EXPIRE', KEYS[8], ARGV[8], 'NX')
+redis.call('PFADD', KEYS[9], visitor)
+redis.call('EXPIRE', KEYS[9], ARGV[9], 'NX')
+-- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
+-- closed: its visitors row is frozen, so add the new visitor to the row and total directly.
+if new_visitor == 1 and redis.call('HEXISTS', KEYS[10], day) == 1 then
+  redis.call('HINCRBY', KEYS[10], day, 1)
+  redis.call('HINCRBY', KEYS[4], 'visitors', 1)
+end
+
+return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[11])}

@@ -1,0 +1,32 @@
+"""The Lua scripts, read from their .lua files and registered once per client at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+
+def _source(name: str) -> str:
+    return files("counter").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Scripts:
+    record_hit: AsyncScript
+    close_day: AsyncScript
+    read_site: AsyncScript
+    adjust_total: AsyncScript
+    import_day: AsyncScript
+    lease: AsyncScript
+
+    @classmethod
+    def register(cls, redis: Redis | Any) -> Scripts:
+        # register_script computes the SHA locally; EVALSHA falls back to EVAL (and caches the
+        # script on the server) the first time a server has not seen it, e.g. after a restart.
+        return cls(
+            **{name: redis.register_script(_source(name)) for name in cls.__dataclass_fields__}
+        )

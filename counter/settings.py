@@ -1,0 +1,59 @@
+"""Settings, read from ``VISITOR_STATS_*`` environment variables once, in the entry point."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; an admin token equal to one of these is refused.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "changethis", "change-me", "secret", "password", "admin", "token", "xxx"}
+)
+
+
+class RedisMode(StrEnum):
+    standalone = "standalone"
+    cluster = "cluster"
+    sentinel = "sentinel"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VISITOR_STATS_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None, description="unset: start or attach to the embedded server in data_dir"
+    )
+    redis_mode: RedisMode = RedisMode.standalone
+    redis_sentinel_master: str = "mymaster"
+    redis_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    data_dir: Path = Path("./var")
+    key_prefix: str = Field(default="vs", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+
+    online_window_s: int = Field(default=300, ge=30, le=3600)
+    session_timeout_s: int = Field(default=1800, ge=60, le=86400)
+    aggregate_interval_s: float = Field(default=5, gt=0, le=3600)
+    closed_day_grace_s: int = Field(default=2 * 86400, ge=0)
+
+    max_body_bytes: int = Field(default=4096, ge=256, le=65536)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/8", "::1/128"])
+    admin_token: SecretStr | None = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("VISITOR_STATS_ADMIN_TOKEN is a placeholder; set a real secret")
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("VISITOR_STATS_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value

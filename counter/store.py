@@ -1,0 +1,132 @@
+"""The connection to the store and everything a process shares with it.
+
+A :class:`Store` is made once per process (the API's lifespan, the aggregator's main, one CLI
+command) and handed down; nothing here is created at import time.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from counter.clock import Clock
+from counter.embedded import EmbeddedRedis
+from counter.errors import UnknownSite
+from counter.keys import Keys, validate_site_id
+from counter.scripts import Scripts
+from counter.settings import RedisMode, Settings
+from counter.sites import Site, SiteRegistry
+from counter.visitor import SaltBook
+
+SITE_CACHE_TTL = timedelta(seconds=5)
+SITE_CACHE_SIZE = 10_000
+
+
+def connect(settings: Settings, url: str) -> Redis:
+    """A client with a time budget: explicit timeouts and a short, jittered retry.
+
+    redis-py's defaults have no socket timeout, so a frozen server would hang a request.
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout_s,
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "retry": Retry(EqualJitterBackoff(cap=0.05, base=0.01), retries=1),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 15,
+    }
+    if settings.redis_mode is RedisMode.cluster:
+        return RedisCluster.from_url(url, **options)  # type: ignore[return-value]
+    if settings.redis_mode is RedisMode.sentinel:
+        sentinel = Sentinel([_host_port(url)], **options)  # type: ignore[no-untyped-call]
+        master: Redis = sentinel.master_for(settings.redis_sentinel_master, **options)
+        return master
+    return Redis.from_url(url, **options)
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 26379
+
+
+class SiteCache:
+    """Site configs kept a few seconds per process, so a hit costs no extra round trip."""
+
+    def __init__(self, registry: SiteRegistry, clock: Clock) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[datetime, Site | None]] = OrderedDict()
+
+    async def get(self, site_id: str) -> Site:
+        site_id = validate_site_id(site_id)
+        now = self._clock.now()
+        entry = self._entries.get(site_id)
+        if entry is None or now - entry[0] > SITE_CACHE_TTL:
+            try:
+                site: Site | None = await self._registry.get(site_id)
+            except UnknownSite:
+                site = None
+            entry = (now, site)
+            self._entries[site_id] = entry
+            self._entries.move_to_end(site_id)
+            while len(self._entries) > SITE_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        if entry[1] is None:
+            raise UnknownSite(site_id)
+        return entry[1]
+
+    def forget(self, site_id: str) -> None:
+        self._entries.pop(site_id, None)
+
+
+@dataclass
+class Store:
+    redis: Redis
+    settings: Settings
+    clock: Clock
+    keys: Keys = field(init=False)
+    scripts: Scripts = field(init=False)
+    registry: SiteRegistry = field(init=False)
+    sites: SiteCache = field(init=False)
+    salts: SaltBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = Keys(self.settings.key_prefix)
+        self.scripts = Scripts.register(self.redis)
+        self.registry = SiteRegistry(self.redis, self.keys)
+        self.sites = SiteCache(self.registry, self.clock)
+        self.salts = SaltBook()
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, clock: Clock) -> AsyncIterator[Store]:
+    """The store of these settings: ``VISITOR_STATS_REDIS_URL``, or the embedded server of the
+    data directory (attached to if running, else started here and stopped on the way out)."""
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(settings.data_dir).start()
+        url = embedded.url
+    store = Store(connect(settings, url), settings, clock)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        if embedded is not None:
+            embedded.stop()

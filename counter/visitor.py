@@ -1,0 +1,86 @@
+"""The cookieless visitor id, and which address a request really comes from.
+
+A visitor is a keyed hash of (site, client IP, user agent) under a salt that lives one local day
+(plus an hour's grace) and then expires in the store. The IP and user agent are hashed in
+memory and never stored or logged; after the salt is gone nobody can link two days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+
+from redis.asyncio import Redis
+
+from counter.keys import SiteKeys
+from counter.periods import seconds_until_end_of_day
+from counter.sites import Site
+
+SALT_GRACE_S = 3600
+
+
+def visitor_id(salt: bytes, site: str, client_ip: str, user_agent: str) -> str:
+    material = b"\0".join((site.encode(), client_ip.encode(), user_agent.encode()))
+    return hashlib.blake2b(material, key=salt[:64], digest_size=12).hexdigest()
+
+
+class SaltBook:
+    """Each site's salt of the local day, fetched from the store once per day per process."""
+
+    def __init__(self) -> None:
+        self._salts: dict[tuple[str, date], bytes] = {}
+
+    async def salt(
+        self, redis: Redis, keys: SiteKeys, site: Site, day: date, now: datetime
+    ) -> bytes:
+        cached = self._salts.get((site.id, day))
+        if cached is not None:
+            return cached
+        # SET NX: every process and replica agrees on the first salt written for the day.
+        # The relative TTL ends it an hour after the local day, well within 48 hours.
+        ttl_s = seconds_until_end_of_day(now, site.tz) + SALT_GRACE_S
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.salt(day), secrets.token_bytes(32), nx=True, ex=ttl_s)
+            pipe.get(keys.salt(day))
+            _, salt = await pipe.execute()
+        self._salts = {k: v for k, v in self._salts.items() if k[1] >= day}
+        self._salts[(site.id, day)] = salt
+        return bytes(salt)
+
+
+@lru_cache(maxsize=64)
+def _networks(
+    trusted: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
+
+
+def _is_trusted(
+    address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[str]) -> str:
+    """The client's address: X-Forwarded-For is believed only when the peer is a trusted proxy.
+
+    Walking the header from the right, the first address that is not a trusted proxy is the
+    client (the left part can be written by the client itself).
+    """
+    peer = peer or ""
+    networks = _networks(tuple(trusted))
+    if not forwarded_for or not _is_trusted(peer, networks):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
