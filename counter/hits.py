@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from counter.bots import is_bot
-from counter.errors import OriginRejected
+from counter.errors import InvalidInput, OriginRejected, UnknownSite
 from counter.periods import Periods, local_date, month_start, seconds_until_end_of_day, week_start
 from counter.sites import Site
 from counter.store import Store
@@ -93,6 +93,7 @@ async def _record_exclusion(store: Store, site: Site, hit: Hit, reason: Exclusio
         )
         pipe.get(keys.summary)
         _, _, raw = await pipe.execute()
+    store.observe(site.id, reason.value)
     summary = decode_summary(raw)
     online = int(summary["online"]) if summary else 0
     box = box_numbers(summary, site.measure.value, day.isoformat(), 0, online)
@@ -108,18 +109,28 @@ async def record_hit(store: Store, hit: Hit) -> HitResult:
 
     Raises UnknownSite, InvalidInput (bad url) or OriginRejected (after counting it).
     """
-    site = await store.sites.get(hit.site)
+    try:
+        site = await store.sites.get(hit.site)
+    except (UnknownSite, InvalidInput):
+        store.observe(None, "unknown_site")
+        raise
     origin_host = host_of(hit.origin or "")
     if origin_host is None or not site.allows_host(origin_host):
         await _record_exclusion(store, site, hit, Exclusion.origin_rejected)
         shown = origin_host or "none"
         raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
-    path = normalize_path(hit.url, site.keep_query)
+    try:
+        path = normalize_path(hit.url, site.keep_query)
+    except InvalidInput:
+        await _record_exclusion(store, site, hit, Exclusion.invalid)
+        raise
     if is_bot(hit.user_agent):
         return await _record_exclusion(store, site, hit, Exclusion.bot)
     if _is_prefetch(hit.purpose):
         return await _record_exclusion(store, site, hit, Exclusion.prefetch)
-    return await _count(store, site, hit, path)
+    result = await _count(store, site, hit, path)
+    store.observe(site.id, "counted")
+    return result
 
 
 async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:

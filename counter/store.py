@@ -7,7 +7,7 @@ command) and handed down; nothing here is created at import time.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,6 +102,13 @@ class Store:
     registry: SiteRegistry = field(init=False)
     sites: SiteCache = field(init=False)
     salts: SaltBook = field(init=False)
+    # Told the outcome of every hit: (site id, or None when unknown, and outcome). The API
+    # points it at its Prometheus counter; counter itself imports no metrics library.
+    on_outcome: Callable[[str | None, str], None] | None = None
+
+    def observe(self, site: str | None, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(site, outcome)
 
     def __post_init__(self) -> None:
         self.keys = Keys(self.settings.key_prefix)

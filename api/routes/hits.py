@@ -120,7 +120,19 @@ def _hit(
     },
 )
 async def post_hit(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-    body = await _read_body(request, settings.max_body_bytes)
+    try:
+        site, url, event, referrer = _parse_hit(await _read_body(request, settings.max_body_bytes))
+    except (InvalidInput, BodyTooLarge):
+        store.observe(None, "invalid")
+        raise
+    hit = _hit(request, settings, site, url, event, referrer)
+    result = await record_hit(store, hit)
+    if event is Event.heartbeat:
+        return Response(status_code=204)
+    return JSONResponse(result.box, headers={"Cache-Control": "no-store"})
+
+
+def _parse_hit(body: bytes) -> tuple[str, str, Event, str | None]:
     if not body.strip():
         raise InvalidInput('body is empty; send JSON like {"site": ..., "url": ...}')
     try:
@@ -132,11 +144,7 @@ async def post_hit(request: Request, store: StoreDep, settings: SettingsDep) -> 
     site = _field(data, "site", required=True) or ""
     url = _field(data, "url", required=True) or ""
     event = _event(_field(data, "event", required=False))
-    hit = _hit(request, settings, site, url, event, _field(data, "referrer", required=False))
-    result = await record_hit(store, hit)
-    if event is Event.heartbeat:
-        return Response(status_code=204)
-    return JSONResponse(result.box, headers={"Cache-Control": "no-store"})
+    return site, url, event, _field(data, "referrer", required=False)
 
 
 @router.get(
