@@ -66,40 +66,40 @@ async def _pass_over(
     periods = {s.id: Periods.of(now, s.tz, s.first_weekday) for s in sites}
     now_ms = int(now.timestamp() * 1000)
 
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for site in sites:
-            pipe.smembers(store.keys.site(site.id).open_days)
-        open_days = await pipe.execute()
+    batch = store.batch()
+    for site in sites:
+        batch.command("smembers", store.keys.site(site.id).open_days)
+    open_days = await batch.execute()
 
-    async with store.redis.pipeline(transaction=False) as pipe:
-        closing = []
-        for site, members in zip(sites, open_days, strict=True):
-            keys = store.keys.site(site.id)
-            for day in sorted(_decode_days(members)):
-                if day < periods[site.id].today:
-                    closing.append((site.id, day))
-                    await store.scripts.close_day(
-                        keys=[
-                            keys.open_days,
-                            keys.visitors_by_day,
-                            keys.totals,
-                            keys.visitors_hll(day),
-                        ],
-                        args=[day.isoformat(), store.settings.closed_day_grace_s],
-                        client=pipe,
-                    )
-        for site in sites:
-            # Presence older than both the online window and a session is no longer needed.
-            idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
-            pipe.zremrangebyscore(
-                store.keys.site(site.id).last_seen, "-inf", f"({now_ms - idle_ms}"
-            )
-        for site in sites:
-            key_list, args = read_site_call(
-                store.keys.site(site.id), periods[site.id], now_ms - site.online_window_s * 1000
-            )
-            await store.scripts.read_site(keys=key_list, args=args, client=pipe)
-        results = await pipe.execute()
+    batch = store.batch()
+    closing = []
+    for site, members in zip(sites, open_days, strict=True):
+        keys = store.keys.site(site.id)
+        for day in sorted(_decode_days(members)):
+            if day < periods[site.id].today:
+                closing.append((site.id, day))
+                batch.script(
+                    store.scripts.close_day,
+                    keys=[
+                        keys.open_days,
+                        keys.visitors_by_day,
+                        keys.totals,
+                        keys.visitors_hll(day),
+                    ],
+                    args=[day.isoformat(), store.settings.closed_day_grace_s],
+                )
+    for site in sites:
+        # Presence older than both the online window and a session is no longer needed.
+        idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
+        batch.command(
+            "zremrangebyscore", store.keys.site(site.id).last_seen, "-inf", f"({now_ms - idle_ms}"
+        )
+    for site in sites:
+        key_list, args = read_site_call(
+            store.keys.site(site.id), periods[site.id], now_ms - site.online_window_s * 1000
+        )
+        batch.script(store.scripts.read_site, keys=key_list, args=args)
+    results = await batch.execute()
 
     closes, rest = results[: len(closing)], results[len(closing) :]
     for (site_id, day), (closed, visitors) in zip(closing, closes, strict=True):
@@ -108,19 +108,19 @@ async def _pass_over(
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
     reads = rest[len(sites) :]
 
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for site, raw in zip(sites, reads, strict=True):
-            figures = parse_read_site(raw, periods[site.id])
-            for measure, gap in reconciliation_gap(figures).items():
-                if gap:
-                    report.mismatches[measure] = report.mismatches.get(measure, 0) + 1
-                    log.error(
-                        "reconciliation: %s history and all-time %s differ by %d",
-                        site.id,
-                        measure,
-                        gap,
-                    )
-            summary = build_summary(site, periods[site.id], figures, now)
-            report.summaries[site.id] = summary
-            pipe.set(store.keys.site(site.id).summary, orjson.dumps(summary))
-        await pipe.execute()
+    batch = store.batch()
+    for site, raw in zip(sites, reads, strict=True):
+        figures = parse_read_site(raw, periods[site.id])
+        for measure, gap in reconciliation_gap(figures).items():
+            if gap:
+                report.mismatches[measure] = report.mismatches.get(measure, 0) + 1
+                log.error(
+                    "reconciliation: %s history and all-time %s differ by %d",
+                    site.id,
+                    measure,
+                    gap,
+                )
+        summary = build_summary(site, periods[site.id], figures, now)
+        report.summaries[site.id] = summary
+        batch.command("set", store.keys.site(site.id).summary, orjson.dumps(summary))
+    await batch.execute()

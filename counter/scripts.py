@@ -30,3 +30,9 @@ class Scripts:
         return cls(
             **{name: redis.register_script(_source(name)) for name in cls.__dataclass_fields__}
         )
+
+    async def load(self, redis: Redis | Any) -> None:
+        """SCRIPT LOAD every script (on every primary of a Cluster): pipelines send EVALSHA
+        without the fallback a single call has, so the server must know them first."""
+        for name in self.__dataclass_fields__:
+            await redis.script_load(_source(name))

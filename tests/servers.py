@@ -22,13 +22,34 @@ def free_port() -> int:
         return port
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 <= 65535 and _is_free(port + 10000):
+            return port
+    for port in range(20000, 55000, 7):
+        if _is_free(port) and _is_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class ValkeyProcess:
     """valkey-server on 127.0.0.1:<free port>, AOF on, in its own directory."""
 
-    def __init__(self, directory: Path, *extra: str) -> None:
+    def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
         self.directory = directory
         self.extra = extra
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,3 +97,103 @@ class ValkeyProcess:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class ValkeyCluster:
+    """Three cluster masters on loopback, slots split between them, from the same binary."""
+
+    def __init__(self, directory: Path, masters: int = 3) -> None:
+        self.nodes = [
+            ValkeyProcess(
+                directory / f"node{n}",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                port=free_cluster_port(),
+            )
+            for n in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> ValkeyCluster:
+        for node in self.nodes:
+            node.start()
+        clients = [redis.Redis(port=n.port, socket_timeout=2) for n in self.nodes]
+        per_node = 16384 // len(self.nodes)
+        for i, client in enumerate(clients):
+            first = i * per_node
+            last = 16383 if i == len(clients) - 1 else first + per_node - 1
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        for node in self.nodes[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        deadline = time.monotonic() + 20
+        while not all(
+            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0
+            for c in clients
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+        for client in clients:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+class ValkeySentinel:
+    """One master and one Sentinel watching it, both on loopback."""
+
+    def __init__(self, directory: Path, master_name: str = "mymaster") -> None:
+        self.master = ValkeyProcess(directory / "master")
+        self.directory = directory / "sentinel"
+        self.master_name = master_name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> ValkeySentinel:
+        self.master.start()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\n"
+            f"sentinel monitor {self.master_name} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.master_name} 2000\n"
+        )
+        self.process = subprocess.Popen(
+            [str(get_binary_path()), str(config), "--sentinel"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name):
+                    break
+            except redis.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("sentinel did not start")
+            time.sleep(0.02)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.master.stop()

@@ -1,0 +1,104 @@
+"""Scale-out engines: Redis Cluster (three masters) and Sentinel, started here on loopback."""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from redis.crc import key_slot
+
+from aggregator.rollup import run_pass
+from counter.clock import FakeClock
+from counter.keys import Keys, SiteKeys
+from counter.settings import RedisMode, Settings
+from counter.sites import make_site
+from counter.stats import read_stats
+from counter.store import Store, open_store
+from tests.helpers import BROWSER_A, BROWSER_B, hit
+from tests.servers import ValkeyCluster, ValkeySentinel
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyCluster]:
+    nodes = ValkeyCluster(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture(scope="module")
+def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeySentinel]:
+    watched = ValkeySentinel(tmp_path_factory.mktemp("sentinel")).start()
+    try:
+        yield watched
+    finally:
+        watched.stop()
+
+
+async def _store(
+    url: str, mode: RedisMode, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Store]:
+    settings = Settings(
+        redis_url=url, redis_mode=mode, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path
+    )
+    async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
+        await store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
+        yield store
+
+
+async def _two_visitors_are_two(store: Store, clock: FakeClock) -> None:
+    await hit(store, "/a", ua=BROWSER_A)
+    await hit(store, "/a", ua=BROWSER_A)
+    await hit(store, "/b", ua=BROWSER_B)
+    report = await run_pass(store, clock.now())
+    assert report.mismatches == {}
+    stats = await read_stats(store, "demo.local", "/a")
+    assert (stats["today"], stats["pageviews"]["today"], stats["online"], stats["page_views"]) == (
+        2,
+        3,
+        2,
+        2,
+    )
+
+
+async def test_cluster_counts_two_visitors_as_two(
+    cluster: ValkeyCluster, clock: FakeClock, tmp_path: Path
+) -> None:
+    async for store in _store(cluster.url, RedisMode.cluster, clock, tmp_path):
+        await _two_visitors_are_two(store, clock)
+        for n in range(20):  # sites spread over the three masters
+            await store.registry.put(make_site(id=f"site{n}.vn", domains=[f"site{n}.vn"]))
+            await hit(store, site=f"site{n}.vn", origin=f"https://site{n}.vn")
+        report = await run_pass(store, clock.now())
+        assert report.sites == 21
+        assert all(s["today"] == 1 for k, s in report.summaries.items() if k != "demo.local")
+
+
+async def test_sentinel_counts_two_visitors_as_two(
+    sentinel: ValkeySentinel, clock: FakeClock, tmp_path: Path
+) -> None:
+    async for store in _store(sentinel.url, RedisMode.sentinel, clock, tmp_path):
+        await _two_visitors_are_two(store, clock)
+
+
+def _all_site_keys(keys: SiteKeys) -> list[str]:
+    names = []
+    day = date(2026, 11, 25)
+    for name, member in inspect.getmembers(type(keys)):
+        if isinstance(member, property):
+            names.append(getattr(keys, name))
+        elif inspect.isfunction(member) and not name.startswith("_"):
+            names.append(getattr(keys, name)(day))
+    return names
+
+
+def test_every_key_of_a_site_is_in_one_cluster_slot() -> None:
+    for site in ("demo.local", "svhttdl.travinh.gov.vn", "a", "x-y_z.9"):
+        names = _all_site_keys(Keys("vs").site(site))
+        assert len(names) >= 15
+        assert {key_slot(n.encode()) for n in names} == {key_slot(site.encode())}, names
