@@ -69,7 +69,9 @@ def _with_store(work: Callable[[Store], Awaitable[T]], clock: Clock | None = Non
     settings = _settings()
 
     async def main() -> T:
-        async with open_store(settings, clock or SystemClock()) as store:
+        async with open_store(
+            settings, clock or SystemClock(), settings.redis_batch_timeout_s
+        ) as store:
             return await work(store)
 
     try:
@@ -148,7 +150,7 @@ def aggregator_command(
     clock = SystemClock()
 
     async def main() -> None:
-        async with open_store(settings, clock) as store:
+        async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
             await serve_aggregator(store, clock, metrics_port)
 
     asyncio.run(main())
