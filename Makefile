@@ -28,4 +28,5 @@ test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.hits

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from aggregator.snapshot import RestoreReport, Snapshots
 from counter.periods import Periods
 from counter.sites import Site
 from counter.store import Store
@@ -31,6 +32,10 @@ class PassReport:
     days_closed: int = 0
     mismatches: dict[str, int] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What a snapshot must keep up with: totals, offsets and config, per site.
+    fingerprints: dict[str, bytes] = field(default_factory=dict)
+    restored: RestoreReport | None = None
+    snapshots_written: int = 0
 
 
 def _chunks(items: Sequence[Site], size: int) -> Iterable[Sequence[Site]]:
@@ -49,14 +54,23 @@ def _decode_days(members: Iterable[Any]) -> list[date]:
     return days
 
 
-async def run_pass(store: Store, now: datetime, only: Iterable[str] | None = None) -> PassReport:
+async def run_pass(
+    store: Store,
+    now: datetime,
+    only: Iterable[str] | None = None,
+    snapshots: Snapshots | None = None,
+) -> PassReport:
+    """One pass; with ``snapshots``, restore lost data first and snapshot changes after."""
+    restored = await snapshots.restore_if_needed() if snapshots is not None else None
     sites = await store.registry.all()
     if only is not None:
         wanted = set(only)
         sites = [s for s in sites if s.id in wanted]
-    report = PassReport(sites=len(sites))
+    report = PassReport(sites=len(sites), restored=restored)
     for chunk in _chunks(sites, CHUNK):
         await _pass_over(store, now, chunk, report)
+    if snapshots is not None:
+        report.snapshots_written = await snapshots.write(sites, report.fingerprints)
     return report
 
 
@@ -122,5 +136,8 @@ async def _pass_over(
                 )
         summary = build_summary(site, periods[site.id], figures, now)
         report.summaries[site.id] = summary
+        report.fingerprints[site.id] = orjson.dumps(
+            [figures.totals, figures.offsets, site.model_dump(mode="json")]
+        )
         batch.command("set", store.keys.site(site.id).summary, orjson.dumps(summary))
     await batch.execute()

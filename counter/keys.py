@@ -35,10 +35,16 @@ class Keys:
 
     prefix: str
 
-    # Global keys (no site): single-key commands only, so Cluster does not mind.
+    # Global keys share the `{_registry}` hash tag (no site id can start with "_"), so the
+    # registry and its epoch marker change together in one slot.
     @property
     def sites(self) -> str:
-        return f"{self.prefix}:sites"
+        return f"{self.prefix}:{{_registry}}:sites"
+
+    @property
+    def epoch(self) -> str:
+        """HASH id, generation: which store this is, and the last snapshot it has seen."""
+        return f"{self.prefix}:{{_registry}}:epoch"
 
     @property
     def leader(self) -> str:
@@ -103,6 +109,11 @@ class SiteKeys:
         return f"{self.base}:pageviews:page"
 
     @property
+    def epoch(self) -> str:
+        """HASH id, generation: the snapshot generation this site's data has reached."""
+        return f"{self.base}:epoch:marker"
+
+    @property
     def summary(self) -> str:
         """STRING: the JSON summary the aggregator writes and /api/stats reads."""
         return f"{self.base}:summary:current"
@@ -122,3 +133,8 @@ class SiteKeys:
 
     def salt(self, day: date) -> str:
         return f"{self.base}:salt:day:{day.isoformat()}"
+
+    def rate(self, minute: int) -> str:
+        """HASH counter -> hits in one fixed minute (``minute`` = minutes since the epoch):
+        one field per visitor id and per hashed client address, and ``#site``. Never an IP."""
+        return f"{self.base}:rate:minute:{minute}"

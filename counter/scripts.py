@@ -22,6 +22,8 @@ class Scripts:
     adjust_total: AsyncScript
     import_day: AsyncScript
     lease: AsyncScript
+    snapshot_site: AsyncScript
+    restore_site: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis | Any) -> Scripts:

@@ -68,8 +68,9 @@ class Service:
         deadline = time.monotonic() + timeout_s
         body: dict[str, object] = {}
         while time.monotonic() < deadline:
-            body = httpx.get(f"{self.base}/api/stats", params={"site": site}, timeout=2).json()
-            if callable(predicate) and predicate(body):
+            answer = httpx.get(f"{self.base}/api/stats", params={"site": site}, timeout=2)
+            body = answer.json()
+            if answer.status_code == 200 and callable(predicate) and predicate(body):
                 return body
             time.sleep(0.1)
         raise AssertionError(f"stats never satisfied the condition; last: {body}")

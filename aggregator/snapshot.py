@@ -1,0 +1,218 @@
+"""The aggregator's durable snapshot, and the restore when the store lost or rewound data.
+
+Every pass writes, for each site whose figures changed, a JSON file under
+``<data dir>/snapshot/`` (written to a temporary file, fsynced, renamed: a crash leaves the old
+file or the new one, never half of one). Reading a site for its snapshot also moves the
+site's epoch marker in the store to the snapshot's generation, in the same script.
+
+Before each pass the markers are compared with the snapshot:
+- the store has no registry epoch but a snapshot exists: the store lost its data (restarted
+  without persistence, flushed): the registry is restored and each site's snapshot is ADDED
+  to what was counted since, so all time never drops;
+- a site's marker is older than its snapshot: the store was restored from an old backup:
+  each figure becomes the larger of the two.
+Each site's restore sets its marker in the same script, so it happens once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from counter.sites import Site
+from counter.store import Store
+
+log = logging.getLogger("visitor_stats.aggregator")
+
+SNAPSHOT_HASHES = ("totals", "offsets", "pageviews", "visits", "visitors", "page_views")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: list[Any]) -> dict[str, int]:
+    return {_text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+@dataclass
+class RestoreReport:
+    registry_restored: bool = False
+    sites_added: list[str] = field(default_factory=list)  # lost data: snapshot added back
+    sites_raised: list[str] = field(default_factory=list)  # old backup: larger figure kept
+
+
+class Snapshots:
+    def __init__(self, store: Store, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+        self._written: dict[str, bytes] = {}  # site -> the fingerprint last written
+        self._manifest: dict[str, Any] | None = None
+
+    # -- files -----------------------------------------------------------------------------
+    @property
+    def _manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def _site_path(self, site_id: str) -> Path:
+        return self.directory / "sites" / f"{site_id}.json"
+
+    def manifest(self) -> dict[str, Any] | None:
+        if self._manifest is None and self._manifest_path.exists():
+            self._manifest = orjson.loads(self._manifest_path.read_bytes())
+        return self._manifest
+
+    def site_snapshot(self, site_id: str) -> dict[str, Any] | None:
+        path = self._site_path(site_id)
+        return orjson.loads(path.read_bytes()) if path.exists() else None
+
+    # -- restore ---------------------------------------------------------------------------
+    async def restore_if_needed(self) -> RestoreReport:
+        report = RestoreReport()
+        manifest = self.manifest()
+        if manifest is None:
+            return report
+        keys = self.store.keys
+        epoch = {
+            _text(k): _text(v) for k, v in (await self.store.redis.hgetall(keys.epoch)).items()
+        }
+        if epoch and epoch.get("id") != manifest["epoch"]:
+            log.error(
+                "the store's epoch %s is not the snapshot's %s: refusing to restore another "
+                "store's data (move %s away to start a new snapshot)",
+                epoch.get("id"),
+                manifest["epoch"],
+                self.directory,
+            )
+            return report
+        if not epoch or int(epoch.get("generation", 0)) < int(manifest["generation"]):
+            # The registry and its marker share a slot: restore both in one transaction.
+            async with self.store.redis.pipeline(transaction=True) as pipe:
+                if manifest["sites"]:
+                    pipe.sadd(keys.sites, *manifest["sites"])
+                pipe.hset(
+                    keys.epoch,
+                    mapping={"id": manifest["epoch"], "generation": manifest["generation"]},
+                )
+                await pipe.execute()
+            report.registry_restored = True
+            log.warning(
+                "store epoch %s behind the snapshot: sites registry restored", epoch or "missing"
+            )
+        markers = self.store.batch()
+        for site_id in manifest["sites"]:
+            markers.command("hget", keys.site(site_id).epoch, "generation")
+        restores = self.store.batch()
+        planned: list[tuple[str, str]] = []
+        for site_id, marker in zip(manifest["sites"], await markers.execute(), strict=True):
+            snapshot = self.site_snapshot(site_id)
+            if snapshot is None:
+                continue
+            if marker is None:
+                mode = "add"
+            elif int(marker) < int(snapshot["generation"]):
+                mode = "max"
+            else:
+                continue
+            planned.append((site_id, mode))
+            restores.script(
+                self.store.scripts.restore_site,
+                keys=self._site_script_keys(site_id),
+                args=[mode, orjson.dumps(snapshot), snapshot["generation"], manifest["epoch"]],
+            )
+        for (site_id, mode), done in zip(planned, await restores.execute(), strict=True):
+            if int(done):
+                (report.sites_added if mode == "add" else report.sites_raised).append(site_id)
+                log.warning("restored %s from the snapshot (%s)", site_id, mode)
+        return report
+
+    def _site_script_keys(self, site_id: str) -> list[str]:
+        k = self.store.keys.site(site_id)
+        return [
+            k.epoch,
+            k.config,
+            k.totals,
+            k.offsets,
+            k.adjustments,
+            k.pageviews_by_day,
+            k.visits_by_day,
+            k.visitors_by_day,
+            k.page_views,
+        ]
+
+    # -- write -----------------------------------------------------------------------------
+    async def write(self, sites: list[Site], fingerprints: dict[str, bytes]) -> int:
+        """Snapshot the sites whose fingerprint (their totals and config) changed."""
+        manifest = self.manifest() or {"epoch": await self._store_epoch_id(), "generation": 0}
+        changed = [s for s in sites if self._written.get(s.id) != fingerprints.get(s.id)]
+        registry_changed = sorted(s.id for s in sites) != manifest.get("sites")
+        if not changed and not registry_changed:
+            return 0
+        generation = int(manifest["generation"]) + 1
+        batch = self.store.batch()
+        for site in changed:
+            batch.script(
+                self.store.scripts.snapshot_site,
+                keys=self._site_script_keys(site.id),
+                args=[generation, manifest["epoch"]],
+            )
+        for site, raw in zip(changed, await batch.execute(), strict=True):
+            config, totals, offsets, adjustments, pageviews, visits, visitors, page_views = raw
+            snapshot = {
+                "site": site.id,
+                "generation": generation,
+                "config": _text(config) if config is not None else None,
+                "totals": _pairs(totals),
+                "offsets": _pairs(offsets),
+                "adjustments": [_text(a) for a in adjustments],
+                "pageviews": _pairs(pageviews),
+                "visits": _pairs(visits),
+                "visitors": _pairs(visitors),
+                "page_views": _pairs(page_views),
+            }
+            write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
+            self._written[site.id] = fingerprints.get(site.id, b"")
+        manifest = {
+            "epoch": manifest["epoch"],
+            "generation": generation,
+            "sites": sorted(s.id for s in sites),
+        }
+        await self.store.redis.hset(
+            self.store.keys.epoch, mapping={"id": manifest["epoch"], "generation": generation}
+        )
+        write_atomically(self._manifest_path, orjson.dumps(manifest))
+        self._manifest = manifest
+        for stale in set((self.directory / "sites").glob("*.json")) - {
+            self._site_path(s.id) for s in sites
+        }:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()  # a site removed from the registry
+        return len(changed)
+
+    async def _store_epoch_id(self) -> str:
+        """The store's epoch id, created the first time a snapshot is written."""
+        key = self.store.keys.epoch
+        await self.store.redis.hsetnx(key, "id", secrets.token_hex(8))
+        return _text(await self.store.redis.hget(key, "id"))

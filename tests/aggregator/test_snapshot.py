@@ -1,0 +1,115 @@
+"""Data loss in the store: the aggregator's snapshot brings every figure back, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.rollup import run_pass
+from aggregator.snapshot import Snapshots
+from counter.adjustments import adjust_total
+from counter.clock import FakeClock
+from counter.sites import Site
+from counter.store import Store
+from tests.helpers import hit
+
+
+async def wipe(store: Store) -> None:
+    """What FLUSHALL does to this test's namespace (the server is shared: only our keys)."""
+    keys = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:*")]
+    await store.redis.delete(*keys)
+
+
+async def visits(store: Store, start: int, count: int, url: str = "/a") -> None:
+    for n in range(start, start + count):
+        await hit(store, url, ip=f"198.51.100.{n}")
+
+
+async def totals(store: Store, clock: FakeClock, snapshots: Snapshots) -> dict[str, Any]:
+    return (await run_pass(store, clock.now(), snapshots=snapshots)).summaries["demo.local"]
+
+
+@pytest.fixture
+def snapshots(store: Store, tmp_path: Path) -> Snapshots:
+    return Snapshots(store, tmp_path / "snapshot")
+
+
+async def test_a_flushed_store_gets_every_figure_back_and_keeps_what_came_after(
+    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+) -> None:
+    await visits(store, 0, 5)
+    await adjust_total(store, "demo.local", 1000, "old counter")
+    before = await totals(store, clock, snapshots)
+    assert before["total"] == 1000
+    await wipe(store)
+    await visits(store, 100, 2, "/b")  # counted after the loss (the API still knew the site)
+    after = await totals(store, clock, snapshots)
+    assert after["total"] == 1002
+    assert after["pageviews"]["today"] == 7
+    assert await store.registry.ids() == ["demo.local"]
+    views = await store.redis.hgetall(store.keys.site(site.id).page_views)
+    assert views == {b"/a": b"5", b"/b": b"2"}
+    ledger = await store.redis.lrange(store.keys.site(site.id).adjustments, 0, -1)
+    assert len(ledger) == 1
+    again = await run_pass(store, clock.now(), snapshots=snapshots)  # restored once, not twice
+    assert again.restored is not None
+    assert again.restored.sites_added == []
+    assert again.summaries["demo.local"]["total"] == 1002
+    assert again.mismatches == {}
+
+
+async def test_a_store_rewound_to_an_old_backup_keeps_the_larger_figures(
+    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+) -> None:
+    await visits(store, 0, 3)
+    await totals(store, clock, snapshots)
+    backup = {
+        k: await store.redis.dump(k)
+        async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:*")
+    }
+    await visits(store, 10, 4)
+    newer = await totals(store, clock, snapshots)
+    assert newer["total"] == 7
+    await wipe(store)
+    for key, value in backup.items():  # restore the old backup
+        await store.redis.restore(key, 0, value)
+    report = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert report.restored is not None
+    assert report.restored.sites_raised == ["demo.local"]
+    assert report.summaries["demo.local"]["total"] == 7
+
+
+async def test_a_snapshot_of_another_store_is_never_merged(
+    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+) -> None:
+    await visits(store, 0, 3)
+    await totals(store, clock, snapshots)
+    await store.redis.hset(store.keys.epoch, "id", "somebody-else")
+    await wipe(store)
+    await store.redis.hset(store.keys.epoch, mapping={"id": "somebody-else", "generation": 0})
+    report = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert report.sites == 0
+    assert report.restored is not None
+    assert not report.restored.registry_restored
+
+
+async def test_snapshots_are_written_atomically_and_only_when_figures_change(
+    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots, tmp_path: Path
+) -> None:
+    await visits(store, 0, 2)
+    first = await run_pass(store, clock.now(), snapshots=snapshots)
+    unchanged = await run_pass(store, clock.now(), snapshots=snapshots)
+    await visits(store, 5, 1)
+    changed = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert (first.snapshots_written, unchanged.snapshots_written, changed.snapshots_written) == (
+        1,
+        0,
+        1,
+    )
+    files = sorted(p.name for p in (tmp_path / "snapshot").rglob("*"))
+    assert files == ["demo.local.json", "manifest.json", "sites"]
+    snap = snapshots.site_snapshot("demo.local")
+    assert snap is not None
+    assert snap["totals"]["pageviews"] == 3
