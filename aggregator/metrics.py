@@ -1,10 +1,55 @@
-"""The aggregator's own metrics, on its own registry (it runs in its own process)."""
+"""The aggregator's own metrics, on its own registry (it runs in its own process).
+
+Started by ``serve``, the aggregator inherits ``PROMETHEUS_MULTIPROC_DIR`` and writes its values
+into the same directory as the API workers, so one scrape of the API covers both. Alone
+(``visitor-stats aggregator --metrics-port P``) it serves this registry itself.
+
+Gauges say how several processes combine (``multiprocess_mode``): figures a pass wrote are
+the most recent write of a live process; the last success is the latest of any process.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PERIODS = ("today", "week", "month", "total")
+
+
+def _package_version() -> str:
+    try:
+        return version("visitor-stats")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def redis_error_kind(error: BaseException) -> str:
+    """The same closed set the API uses for ``visitor_stats_redis_errors_total{error}``."""
+    if isinstance(error, RedisTimeoutError):
+        return "timeout"
+    if isinstance(error, RedisConnectionError):
+        return "connection"
+    if isinstance(error, ResponseError):
+        return "response"
+    return "other"
 
 
 @dataclass
@@ -21,7 +66,7 @@ class AggregatorMetrics:
         )
         self.passes = Counter(
             "visitor_stats_aggregation_passes_total",
-            "Aggregation passes, by result.",
+            "Aggregation passes, by result (ok, error).",
             ["result"],
             registry=r,
         )
@@ -29,9 +74,19 @@ class AggregatorMetrics:
             "visitor_stats_aggregation_last_success_timestamp_seconds",
             "When the last aggregation pass succeeded (Unix time).",
             registry=r,
+            multiprocess_mode="max",
+        )
+        self.lag = Gauge(
+            "visitor_stats_aggregation_lag_seconds",
+            "How old the summaries were when this pass replaced them: seconds since the "
+            "previous successful pass.",
+            registry=r,
+            multiprocess_mode="livemostrecent",
         )
         self.days_closed = Counter(
-            "visitor_stats_days_closed_total", "Local days closed into the history.", registry=r
+            "visitor_stats_aggregation_closed_dates_total",
+            "Site-local dates closed into the daily history (each once).",
+            registry=r,
         )
         self.reconciliation_mismatches = Counter(
             "visitor_stats_reconciliation_mismatches_total",
@@ -43,10 +98,75 @@ class AggregatorMetrics:
             "visitor_stats_aggregator_leader",
             "1 while this aggregator holds the lease.",
             registry=r,
+            multiprocess_mode="livemax",
         )
-        self.site_figure = Gauge(
-            "visitor_stats_site_visitors",
-            "The figures each site's box shows, by site and period.",
-            ["site", "period"],
+        self.redis_up = Gauge(
+            "visitor_stats_redis_up",
+            "1 if this process's last call to the store reached it, 0 if it could not connect.",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.redis_errors = Counter(
+            "visitor_stats_redis_errors_total",
+            "Failed attempts to talk to the store, by kind (timeout, connection, response, other).",
+            ["error"],
             registry=r,
         )
+        self.site_online = Gauge(
+            "visitor_stats_site_online_visitors",
+            "Distinct visitors seen within each site's online window, as of the last pass.",
+            ["site"],
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.site_visits = Gauge(
+            "visitor_stats_site_visits",
+            "Visits per site and calendar period (today, week, month, total = all time), "
+            "in the site's timezone, as of the last pass.",
+            ["site", "period"],
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.site_pageviews = Gauge(
+            "visitor_stats_site_pageviews",
+            "Pageviews per site and calendar period (today, week, month, total = all time), "
+            "as of the last pass.",
+            ["site", "period"],
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.site_visitors = Gauge(
+            "visitor_stats_site_visitors",
+            "Unique visitors per site and calendar period (today, week, month, total; week and "
+            "month are HyperLogLog estimates, total a sum of days), as of the last pass.",
+            ["site", "period"],
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.build_info = Gauge(
+            "visitor_stats_build_info",
+            "Always 1; the labels say which build runs.",
+            ["version", "python"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(_package_version(), platform.python_version()).set(1)
+
+    def record_summary(self, site_id: str, summary: Mapping[str, Any]) -> None:
+        """The figures one site's box and stats show, from the summary a pass just wrote."""
+        self.site_online.labels(site_id).set(summary["online"])
+        for period in PERIODS:
+            self.site_visits.labels(site_id, period).set(summary["visits"][period])
+            self.site_pageviews.labels(site_id, period).set(summary["pageviews"][period])
+            self.site_visitors.labels(site_id, period).set(summary["visitors"][period])
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What a scrape of this process reads: its registry, or every process's files."""
+        if not os.environ.get(MULTIPROC_ENV):
+            return self.registry
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.exposition_registry()), CONTENT_TYPE_LATEST

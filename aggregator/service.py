@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import signal
 import time
@@ -17,10 +18,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client import start_http_server
+from prometheus_client import multiprocess, start_http_server
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aggregator.metrics import AggregatorMetrics
+from aggregator.metrics import MULTIPROC_ENV, AggregatorMetrics, redis_error_kind
 from aggregator.rollup import PassReport, run_pass
+from aggregator.snapshot import Snapshots
 from counter.clock import Clock
 from counter.store import Store
 
@@ -32,6 +37,8 @@ class Aggregator:
         self.store = store
         self.metrics = metrics or AggregatorMetrics()
         self.token = secrets.token_hex(16)
+        self.snapshots = Snapshots(store, store.settings.data_dir / "snapshot")
+        self.last_success: datetime | None = None
 
     async def hold_lease(self) -> bool:
         lease_ms = int(max(3 * self.store.settings.aggregate_interval_s, 10) * 1000)
@@ -47,25 +54,42 @@ class Aggregator:
         """One pass, timed, counted and logged; failures are re-raised after counting."""
         started = time.perf_counter()
         try:
-            report = await run_pass(self.store, now or self.store.clock.now())
+            report = await run_pass(
+                self.store, now or self.store.clock.now(), snapshots=self.snapshots
+            )
         except Exception:
             self.metrics.passes.labels("error").inc()
             raise
         finally:
             self.metrics.pass_duration.observe(time.perf_counter() - started)
         self.metrics.passes.labels("ok").inc()
-        self.metrics.last_success.set(self.store.clock.now().timestamp())
+        finished = self.store.clock.now()
+        if self.last_success is not None:
+            self.metrics.lag.set((finished - self.last_success).total_seconds())
+        self.last_success = finished
+        self.metrics.last_success.set(finished.timestamp())
         self.metrics.days_closed.inc(report.days_closed)
         for measure, count in report.mismatches.items():
             self.metrics.reconciliation_mismatches.labels(measure).inc(count)
         for site_id, summary in report.summaries.items():
-            for period in ("online", "today", "week", "month", "total"):
-                self.metrics.site_figure.labels(site_id, period).set(summary[period])
+            self.metrics.record_summary(site_id, summary)
         return report
 
     async def tick(self) -> None:
-        if await self.hold_lease():
-            await self.run_once()
+        """Hold the lease, then pass; the store's reachability is recorded either way, so
+        ``visitor_stats_redis_up`` follows the store even when no hits arrive."""
+        try:
+            if await self.hold_lease():
+                await self.run_once()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self.metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            self.metrics.redis_up.set(0)
+            raise
+        except RedisError as exc:
+            self.metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            self.metrics.redis_up.set(1)
+            raise
+        self.metrics.redis_up.set(1)
 
 
 def _guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -80,11 +104,15 @@ def _guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]
     return run
 
 
-async def serve_aggregator(store: Store, clock: Clock, metrics_port: int | None) -> None:
-    """Run until SIGTERM or SIGINT."""
+async def serve_aggregator(
+    store: Store, clock: Clock, metrics_port: int | None, metrics_host: str = "127.0.0.1"
+) -> None:
+    """Run until SIGTERM or SIGINT; serve /metrics on metrics_host:metrics_port if given."""
     aggregator = Aggregator(store)
     if metrics_port is not None:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=aggregator.metrics.registry)
+        start_http_server(
+            metrics_port, addr=metrics_host, registry=aggregator.metrics.exposition_registry()
+        )
     interval = store.settings.aggregate_interval_s
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
@@ -109,3 +137,6 @@ async def serve_aggregator(store: Store, clock: Clock, metrics_port: int | None)
     finally:
         scheduler.shutdown(wait=False)
         await store.aclose()
+        if os.environ.get(MULTIPROC_ENV):
+            # Its live gauges (leader, site figures) leave the shared files with it.
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 from starlette.middleware.cors import CORSMiddleware
 
 from api import errors
+from api.metrics import ApiMetrics, HttpMetricsMiddleware
 from api.routes import admin, health, hits, stats
+from api.routes import metrics as metrics_route
 from counter.clock import Clock, SystemClock
 from counter.settings import Settings
 from counter.store import open_store
@@ -20,13 +23,23 @@ log = logging.getLogger("visitor_stats.api")
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_store(settings, clock) as store:
             app.state.store = store
             app.state.settings = settings
-            yield
+            store.on_outcome = metrics.observe_hit
+            metrics.instrument(store.redis)
+            try:
+                await store.redis.ping()  # sets visitor_stats_redis_up from the start
+            except RedisError as exc:
+                log.warning("store not reachable at start: %s", type(exc).__name__)
+            try:
+                yield
+            finally:
+                metrics.mark_dead()
 
     app = FastAPI(
         title="visitor-stats",
@@ -43,8 +56,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
         max_age=86400,
     )
+    app.state.metrics = metrics
+    # Outermost of ours: it times what the CORS middleware answers (preflights) too.
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     errors.install(app)
-    for module in (hits, stats, health, admin):
+    for module in (hits, stats, health, admin, metrics_route):
         app.include_router(module.router)
     return app
 

@@ -21,10 +21,12 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 import uvicorn
+from prometheus_client import multiprocess
 from pydantic import ValidationError
 
 from aggregator.rollup import run_pass
 from aggregator.service import serve_aggregator
+from api.metrics import enable_multiprocess
 from counter.adjustments import adjust_total, list_adjustments
 from counter.clock import Clock, FakeClock, SystemClock
 from counter.embedded import EmbeddedRedis
@@ -101,18 +103,32 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes")] = 1,
+    with_aggregator: Annotated[
+        bool,
+        typer.Option(
+            "--aggregator/--no-aggregator",
+            help="start the one aggregator beside the API (--no-aggregator when it runs apart)",
+        ),
+    ] = True,
 ) -> None:
     """Run the API, one aggregator beside it, and the embedded store if no REDIS_URL is set."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings()
+    # Every worker and the aggregator write their metrics here; /metrics on any worker sums
+    # them. Set before any of them starts (they read it at import), emptied of an old run.
+    enable_multiprocess(
+        Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
+    )
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir).start()
         os.environ["VISITOR_STATS_REDIS_URL"] = embedded.url
         typer.echo(f"embedded store: {embedded.url}", err=True)
-    aggregator = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "aggregator"], preexec_fn=_die_with_parent
-    )
+    aggregator = None
+    if with_aggregator:
+        aggregator = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "aggregator"], preexec_fn=_die_with_parent
+        )
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
     # aggregator and the embedded store below are stopped in order.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -129,11 +145,14 @@ def serve(
             server_header=False,
         )
     finally:
-        aggregator.terminate()
-        try:
-            aggregator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            aggregator.kill()
+        if aggregator is not None:
+            aggregator.terminate()
+            try:
+                aggregator.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                aggregator.kill()
+                aggregator.wait()
+            multiprocess.mark_process_dead(aggregator.pid)  # type: ignore[no-untyped-call]
         if embedded is not None:
             embedded.stop()
 
@@ -141,8 +160,11 @@ def serve(
 @app.command("aggregator")
 def aggregator_command(
     metrics_port: Annotated[
-        int | None, typer.Option(help="serve the aggregator's /metrics on 127.0.0.1:PORT")
+        int | None, typer.Option(help="serve the aggregator's /metrics on HOST:PORT")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address for --metrics-port (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the scheduler alone (for deployments with several API replicas)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -151,7 +173,7 @@ def aggregator_command(
 
     async def main() -> None:
         async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
-            await serve_aggregator(store, clock, metrics_port)
+            await serve_aggregator(store, clock, metrics_port, metrics_host)
 
     asyncio.run(main())
 

@@ -1,0 +1,334 @@
+"""The API's Prometheus metrics: made by the app factory, kept on ``app.state``, no globals.
+
+Conventions (prometheus/client_python): ``visitor_stats_<subsystem>_<name>_<unit>``, base
+units, ``_total`` on counters, label values from closed sets only. ``site`` comes from the
+registry of configured sites, never from a request: a hit for an unknown site, or one whose
+body could not be read, is counted with ``site=""`` (Prometheus reads an empty label as no
+label; it cannot collide with a real site id, which is never empty).
+
+Several workers (``serve --workers N``): ``serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a
+fresh directory before any worker starts; every process (each API worker and the aggregator
+beside them) then writes its values into files there, and ``/metrics`` on any worker sums
+them with :class:`MultiProcessCollector`, so every scrape sees the same numbers whichever
+worker answers. The metric objects stay per app (not module globals): in multiprocess mode
+the values live in the files, keyed by pid and metric name, not in the objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+import platform
+import re
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# HTTP durations: the hit route answers in ~1 ms; a stalled store shows up in the upper buckets.
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REDIS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Paths left out of the request metrics: a scrape must not change what the next one reads.
+UNTIMED_PATHS = frozenset({"/metrics"})
+LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
+
+T = TypeVar("T")
+
+
+def multiprocess_dir() -> Path | None:
+    raw = os.environ.get(MULTIPROC_ENV)
+    return Path(raw) if raw else None
+
+
+def enable_multiprocess(directory: Path) -> None:
+    """Make ``directory`` this process's (and its children's) multiprocess metrics directory.
+
+    Called by ``serve`` before any worker or the aggregator starts. The directory is emptied
+    first: files left by an earlier run would add old counts to the new ones.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    # prometheus_client picks its value class once, at import, from the environment; `serve`
+    # has imported it already (and runs a single worker in this very process), so pick again.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_processes(directory: Path) -> list[int]:
+    """``mark_process_dead`` for every pid with live-gauge files that no longer runs.
+
+    uvicorn restarts a worker that died (even by SIGKILL, which runs no shutdown code), so
+    the files of the dead one are cleaned here, at scrape time. Counters and histograms of
+    dead processes are kept on purpose: their counts happened, and totals must not go down.
+    """
+    reaped = []
+    for name in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        match = LIVE_GAUGE_FILE.search(name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and not _alive(pid):
+            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+            reaped.append(pid)
+    return reaped
+
+
+def package_version() -> str:
+    try:
+        return version("visitor-stats")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def redis_error_kind(error: BaseException) -> str:
+    """A closed set of error kinds for the ``error`` label."""
+    if isinstance(error, RedisTimeoutError):
+        return "timeout"
+    if isinstance(error, RedisConnectionError):
+        return "connection"
+    if isinstance(error, ResponseError):
+        return "response"
+    return "other"
+
+
+class ApiMetrics:
+    """Every metric an API process exports; one per app, on its own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.hits = Counter(
+            "visitor_stats_hits_total",
+            "Hits received, by site and outcome (counted, or why not).",
+            ["site", "outcome"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "visitor_stats_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template, method and status class.",
+            ["route", "method", "status_class"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "visitor_stats_http_requests_in_flight",
+            "HTTP requests being answered now.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.redis_duration = Histogram(
+            "visitor_stats_redis_call_duration_seconds",
+            "Time of one call to the store (a command, a pipeline or a connection attempt), "
+            "retries included.",
+            buckets=REDIS_BUCKETS,
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "visitor_stats_redis_errors_total",
+            "Failed attempts to talk to the store, by kind (timeout, connection, response, other).",
+            ["error"],
+            registry=r,
+        )
+        self.redis_up = Gauge(
+            "visitor_stats_redis_up",
+            "1 if this process's last call to the store reached it, 0 if it could not connect.",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.spool_hits = Gauge(
+            "visitor_stats_spool_hits",
+            "Hits held in the local spool while the store is unreachable, waiting for replay.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.hits_dropped = Counter(
+            "visitor_stats_hits_dropped_total",
+            "Accepted hits that were lost: the store was unreachable and the spool was full.",
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "visitor_stats_build_info",
+            "Always 1; the labels say which build runs.",
+            ["version", "python"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(package_version(), platform.python_version()).set(1)
+        self._exposition = self._exposition_registry()
+
+    def _exposition_registry(self) -> CollectorRegistry:
+        if multiprocess_dir() is None:
+            return self.registry
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+
+    def observe_hit(self, site: str | None, outcome: str) -> None:
+        """The store's ``on_outcome`` hook: every hit's fate, once."""
+        self.hits.labels(site or "", outcome).inc()
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text a scrape reads: this process's registry, or all processes' files."""
+        directory = multiprocess_dir()
+        if directory is not None:
+            reap_dead_processes(directory)
+        return generate_latest(self._exposition), CONTENT_TYPE_LATEST
+
+    def instrument(self, client: object) -> bool:
+        """Time and count every call of ``client`` (a plain or Sentinel-master client).
+
+        Redis Cluster clients retry in their own loop and are left as they are (False).
+        """
+        if not isinstance(client, Redis):
+            return False
+        client.set_retry(InstrumentedRetry(self, client.get_retry()))
+        return True
+
+    def mark_dead(self) -> None:
+        """On a clean shutdown: drop this process's live gauges from the shared files."""
+        directory = multiprocess_dir()
+        if directory is not None:
+            multiprocess.mark_process_dead(os.getpid(), str(directory))  # type: ignore[no-untyped-call]
+
+
+class InstrumentedRetry(Retry):
+    """redis-py's Retry, timing and counting every call it wraps.
+
+    Every command, pipeline and connection attempt of redis-py's asyncio client runs through
+    its connection's ``retry.call_with_retry``; installing this one with the public
+    ``Redis.set_retry`` measures real store traffic without touching ``counter``. It keeps the
+    policy (backoff, retries, retried errors) the store was built with. Not seen: Redis
+    Cluster's own redirection loop, which retries outside this hook.
+    """
+
+    def __init__(self, metrics: ApiMetrics, original: Retry | None) -> None:
+        if original is None:
+            from redis.backoff import NoBackoff
+
+            super().__init__(NoBackoff(), 0)
+        else:
+            super().__init__(
+                original._backoff,
+                original.get_retries(),
+                tuple(original._supported_errors),
+            )
+        self._metrics = metrics
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> InstrumentedRetry:
+        # Each connection deep-copies its retry; the copy must share the metrics, not copy them.
+        clone = InstrumentedRetry(self._metrics, None)
+        clone._backoff = copy.deepcopy(self._backoff, memo)
+        clone._retries = self._retries
+        clone._supported_errors = self._supported_errors
+        return clone
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        metrics = self._metrics
+
+        async def counted_fail(error: Exception, *count: int) -> Any:
+            metrics.redis_errors.labels(redis_error_kind(error)).inc()
+            return await fail(error, *count)
+
+        started = time.perf_counter()
+        try:
+            result = await super().call_with_retry(
+                do, counted_fail, is_retryable, with_failure_count
+            )
+        except (RedisConnectionError, RedisTimeoutError):
+            # Counted by counted_fail for each attempt; the store did not answer.
+            metrics.redis_up.set(0)
+            raise
+        except RedisError as exc:
+            # A reply that is an error (e.g. OOM under noeviction): the store is up.
+            metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            metrics.redis_up.set(1)
+            raise
+        finally:
+            metrics.redis_duration.observe(time.perf_counter() - started)
+        metrics.redis_up.set(1)
+        return result
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/widget/{site}``), never the raw path.
+
+    A closed set: the app's route templates, ``preflight`` for a CORS preflight (answered by
+    the CORS middleware before routing) and ``unmatched`` for any path no route knows.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    return "preflight" if scope.get("method") == "OPTIONS" else "unmatched"
+
+
+class HttpMetricsMiddleware:
+    """Times each HTTP request by route template, method and status class (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNTIMED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_see(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_and_see)
+        finally:
+            self.metrics.in_flight.dec()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.request_duration.labels(
+                route_template(scope), method, _status_class(status)
+            ).observe(time.perf_counter() - started)
