@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,11 +22,17 @@ from counter.errors import (
 
 log = logging.getLogger("visitor_stats.api")
 
+
+class UnsupportedMediaType(VisitorStatsError):
+    """A hit body declared as something other than JSON or text/plain."""
+
+
 STATUS = {
     InvalidInput: 400,
     OriginRejected: 403,
     UnknownSite: 404,
     BodyTooLarge: 413,
+    UnsupportedMediaType: 415,
     RateLimited: 429,
     StoreUnavailable: 503,
 }
@@ -51,6 +58,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, object]]:
         403: "Origin not allowed for the site, or admin endpoints disabled",
         404: "Unknown site",
         413: "Body too large",
+        415: "Body is neither JSON nor text/plain",
         429: "Rate limited",
         503: "Store unavailable",
     }
@@ -65,7 +73,50 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def redacted_traceback(exc: BaseException) -> str:
+    """A traceback with every exception's message withheld: frames (file, line, function,
+    source line) only, because a message can quote a request's values (an address, a user
+    agent) and logs must never hold them."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    parts = []
+    for item in reversed(chain):
+        frames = "".join(traceback.format_tb(item.__traceback__))
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}"
+            f"{type(item).__module__}.{type(item).__qualname__}: (message withheld)\n"
+        )
+    return "\nDuring handling of the above exception, another exception occurred:\n\n".join(parts)
+
+
+class RedactExceptions(logging.Filter):
+    """Replaces a record's traceback text by :func:`redacted_traceback` (messages withheld)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redacted_traceback(record.exc_info[1])
+        return True
+
+
+# Loggers whose records may carry an exception raised while handling a request: ours, and the
+# one uvicorn logs "Exception in ASGI application" on.
+REDACTED_LOGGERS = ("visitor_stats.api", "uvicorn.error", "asyncio")
+
+
+def redact_logged_exceptions() -> None:
+    """Attach :class:`RedactExceptions` to the loggers above, once per process."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactExceptions) for f in logger.filters):
+            logger.addFilter(RedactExceptions())
+
+
 def install(app: FastAPI) -> None:
+    redact_logged_exceptions()
+
     @app.exception_handler(VisitorStatsError)
     async def _domain(_: Request, exc: VisitorStatsError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=STATUS.get(type(exc), 400))
@@ -80,3 +131,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": "the store is unavailable; try again shortly"}, status_code=503
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, so the server still logs it (redacted).
+        return JSONResponse({"detail": "internal error"}, status_code=500)

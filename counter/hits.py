@@ -11,10 +11,11 @@ from counter.bots import is_bot
 from counter.errors import InvalidInput, OriginRejected, UnknownSite
 from counter.periods import Periods, local_date, month_start, seconds_until_end_of_day, week_start
 from counter.sites import Site
+from counter.spam import is_spam_referrer
 from counter.store import Store
 from counter.summary import decode_summary
 from counter.urls import host_of, normalize_path
-from counter.visitor import visitor_id
+from counter.visitor import address_id, visitor_id
 
 # How long the week and month HLLs live after their first hit: through the next period too
 # (for "last week" and "last month"), plus a day's grace.
@@ -22,6 +23,9 @@ WEEK_HLL_TTL_S = 15 * 86400
 MONTH_HLL_TTL_S = 63 * 86400
 EXCLUDED_TTL_S = 3 * 86400
 PREFETCH_VALUES = ("prefetch", "prerender")
+# A rate key covers one fixed minute; it outlives the minute a little, then expires.
+RATE_WINDOW_S = 60
+RATE_TTL_S = 2 * RATE_WINDOW_S
 
 
 class Event(StrEnum):
@@ -36,6 +40,7 @@ class Exclusion(StrEnum):
     origin_rejected = "origin_rejected"
     invalid = "invalid"
     spam = "spam"
+    opt_out = "opt_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class Hit:
     event: Event = Event.pageview
     referrer: str | None = None
     purpose: str | None = None  # Sec-Purpose / Purpose: prefetch and prerender are not views
+    opt_out: bool = False  # Sec-GPC: 1 or DNT: 1: acknowledged, never counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,9 @@ def box_numbers(
     return box
 
 
-async def _record_exclusion(store: Store, site: Site, hit: Hit, reason: Exclusion) -> HitResult:
+async def _record_exclusion(
+    store: Store, site: Site, reason: Exclusion, path: str | None = None
+) -> HitResult:
     """Count an excluded hit by reason, and answer with the box as it stands: one round trip."""
     now = store.clock.now()
     day = local_date(now, site.tz)
@@ -92,11 +100,14 @@ async def _record_exclusion(store: Store, site: Site, hit: Hit, reason: Exclusio
             keys.excluded(day), EXCLUDED_TTL_S + seconds_until_end_of_day(now, site.tz), nx=True
         )
         pipe.get(keys.summary)
-        _, _, raw = await pipe.execute()
+        if path is not None:
+            pipe.hget(keys.page_views, path)
+        _, _, raw, *views = await pipe.execute()
     store.observe(site.id, reason.value)
     summary = decode_summary(raw)
     online = int(summary["online"]) if summary else 0
-    box = box_numbers(summary, site.measure.value, day.isoformat(), 0, online)
+    page_views = int(views[0] or 0) if views else 0
+    box = box_numbers(summary, site.measure.value, day.isoformat(), page_views, online)
     return HitResult(False, reason, box)
 
 
@@ -116,20 +127,24 @@ async def record_hit(store: Store, hit: Hit) -> HitResult:
         raise
     origin_host = host_of(hit.origin or "")
     if origin_host is None or not site.allows_host(origin_host):
-        await _record_exclusion(store, site, hit, Exclusion.origin_rejected)
+        await _record_exclusion(store, site, Exclusion.origin_rejected)
         shown = origin_host or "none"
         raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
     try:
         path = normalize_path(hit.url, site.keep_query)
     except InvalidInput:
-        await _record_exclusion(store, site, hit, Exclusion.invalid)
+        await _record_exclusion(store, site, Exclusion.invalid)
         raise
     if is_bot(hit.user_agent):
-        return await _record_exclusion(store, site, hit, Exclusion.bot)
+        return await _record_exclusion(store, site, Exclusion.bot, path)
     if _is_prefetch(hit.purpose):
-        return await _record_exclusion(store, site, hit, Exclusion.prefetch)
+        return await _record_exclusion(store, site, Exclusion.prefetch, path)
+    if hit.opt_out:
+        return await _record_exclusion(store, site, Exclusion.opt_out, path)
+    if is_spam_referrer(hit.referrer, store.settings.referrer_spam_file):
+        return await _record_exclusion(store, site, Exclusion.spam, path)
     result = await _count(store, site, hit, path)
-    store.observe(site.id, "counted")
+    store.observe(site.id, result.excluded.value if result.excluded else "counted")
     return result
 
 
@@ -140,6 +155,7 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
     salt = await store.salts.salt(store.redis, keys, site, periods.today, now)
     visitor = visitor_id(salt, site.id, hit.client_ip, hit.user_agent)
     now_ms = int(now.timestamp() * 1000)
+    limits = store.settings
     raw = await store.scripts.record_hit(
         keys=[
             keys.last_seen,
@@ -153,6 +169,8 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
             keys.visitors_month_hll(month_start(periods.today)),
             keys.visitors_by_day,
             keys.summary,
+            keys.rate(now_ms // (RATE_WINDOW_S * 1000)),
+            keys.excluded(periods.today),
         ],
         args=[
             periods.today.isoformat(),
@@ -164,10 +182,20 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
             path,
             WEEK_HLL_TTL_S,
             MONTH_HLL_TTL_S,
+            limits.rate_per_visitor_per_min,
+            address_id(salt, site.id, hit.client_ip),
+            limits.rate_per_address_per_min,
+            limits.rate_per_site_per_min,
+            RATE_TTL_S,
+            EXCLUDED_TTL_S + seconds_until_end_of_day(now, site.tz),
         ],
     )
-    page_views, _new_visit, online, pageviews_today, visits_today, raw_summary = raw
+    page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
     summary = decode_summary(raw_summary)
+    if reason:
+        today = periods.today.isoformat()
+        box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
+        return HitResult(False, Exclusion(_text(reason)), box)
     live = None
     if hit.event is Event.pageview:
         live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
@@ -175,6 +203,10 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
         summary, site.measure.value, periods.today.isoformat(), int(page_views), int(online), live
     )
     return HitResult(True, None, box)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def summary_max_age(interval_s: float) -> timedelta:

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/8", "::1/128"])
     admin_token: SecretStr | None = None
 
+    # Flood caps, per fixed minute (0: no cap). Hits over a cap are answered 200 with the box
+    # but not counted, and show up as excluded "rate_limited".
+    rate_per_visitor_per_min: int = Field(default=30, ge=0, le=100_000)
+    rate_per_address_per_min: int = Field(default=600, ge=0, le=1_000_000)
+    rate_per_site_per_min: int = Field(default=60_000, ge=0, le=100_000_000)
+    # A referrer-spam host list (one host a line) used in addition to the one shipped.
+    referrer_spam_file: Path | None = None
+
     @field_validator("admin_token")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:

@@ -21,7 +21,15 @@ FIGURES = (*PERIODS, "total")
 MEASURES = tuple(m.value for m in Measure)
 HISTORY_ORDER = ("pageviews", "visits", "visitors")  # as read_site.lua returns the sums
 HLL_PERIODS = ("today", "yesterday", "week", "last_week", "month", "last_month")
-EXCLUSION_REASONS = ("bot", "prefetch", "rate_limited", "origin_rejected", "invalid", "spam")
+EXCLUSION_REASONS = (
+    "bot",
+    "prefetch",
+    "rate_limited",
+    "origin_rejected",
+    "invalid",
+    "spam",
+    "opt_out",
+)
 
 
 def _int(value: Any) -> int:

@@ -16,8 +16,27 @@ def _has_control(text: str) -> bool:
     return any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
+def _remove_dot_segments(path: str) -> str:
+    """``/a/./b/../c`` -> ``/a/c`` (RFC 3986, 5.2.4), so one page cannot hide under many paths."""
+    if "." not in path:
+        return path
+    out: list[str] = []
+    segments = path.split("/")
+    for segment in segments[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    return "/" + "/".join(out)
+
+
 def normalize_path(url: str, keep_query: bool = False) -> str:
-    """``https://Site/a/index.html?x=1#top`` -> ``/a/``; the host is the site's, so it goes."""
+    """``https://Site/a/index.html?x=1#top`` -> ``/a/``: the host is the site's, so it goes
+    (whatever its case), the fragment goes, the query goes unless the site keeps it,
+    percent-escapes are decoded, Unicode is NFC and dot segments are resolved."""
     if len(url) > MAX_URL_CHARS:
         raise InvalidInput(f"url is longer than {MAX_URL_CHARS} characters")
     if _has_control(url):
@@ -27,7 +46,11 @@ def normalize_path(url: str, keep_query: bool = False) -> str:
         raise InvalidInput("url must be an http(s) URL or a path starting with '/'")
     if not parts.scheme and not url.startswith("/"):
         raise InvalidInput("url must be an http(s) URL or a path starting with '/'")
-    path = unicodedata.normalize("NFC", unquote(parts.path or "/"))
+    try:
+        path = unquote(parts.path or "/", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput("url path is not UTF-8 once percent-decoded") from None
+    path = _remove_dot_segments(unicodedata.normalize("NFC", path))
     if _has_control(path):
         raise InvalidInput("url path holds control characters")
     for index in _INDEX_PAGES:

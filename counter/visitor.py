@@ -15,6 +15,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from counter.keys import SiteKeys
 from counter.periods import seconds_until_end_of_day
@@ -23,9 +24,31 @@ from counter.sites import Site
 SALT_GRACE_S = 3600
 
 
+# Each X-Forwarded-For hop is an address (45 chars at most for IPv6 text); a header longer
+# than this is cut from the left, where a client can write anything, before it is parsed.
+MAX_FORWARDED_CHARS = 1024
+
+
 def visitor_id(salt: bytes, site: str, client_ip: str, user_agent: str) -> str:
     material = b"\0".join((site.encode(), client_ip.encode(), user_agent.encode()))
     return hashlib.blake2b(material, key=salt[:64], digest_size=12).hexdigest()
+
+
+def address_id(salt: bytes, site: str, client_ip: str) -> str:
+    """The flood-cap key of a client address: a salted hash, never the address itself.
+
+    An IPv6 host usually owns a whole /64, so IPv6 addresses count per /64 network.
+    """
+    try:
+        ip = ipaddress.ip_address(client_ip)
+    except ValueError:
+        network = client_ip
+    else:
+        network = (
+            str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+        )
+    material = b"\0".join((b"address", site.encode(), network.encode()))
+    return "a" + hashlib.blake2b(material, key=salt[:64], digest_size=12).hexdigest()
 
 
 class SaltBook:
@@ -52,6 +75,23 @@ class SaltBook:
         return bytes(salt)
 
 
+async def rewrite_append_only_file(redis: Redis) -> bool:
+    """Ask the store to rewrite its append-only file; True when a rewrite was started.
+
+    An expired salt leaves memory at once, but the AOF still holds the ``SET`` that wrote it
+    until the file is rewritten: the aggregator calls this daily, after the salts of the
+    previous local day expired, so an old salt is gone from disk too within 48 hours.
+    """
+    try:
+        await redis.bgrewriteaof()
+    except ResponseError as exc:
+        # "already in progress" (or scheduled): a rewrite is happening anyway.
+        if "progress" in str(exc) or "scheduled" in str(exc):
+            return False
+        raise
+    return True
+
+
 @lru_cache(maxsize=64)
 def _networks(
     trusted: tuple[str, ...],
@@ -69,18 +109,39 @@ def _is_trusted(
     return any(ip in network for network in networks)
 
 
+def _hop_address(hop: str) -> str | None:
+    """One X-Forwarded-For hop as a canonical address (``1.2.3.4:80`` and ``[::1]:80`` too)."""
+    hop = hop.strip()
+    if hop.startswith("[") and "]" in hop:
+        hop = hop[1 : hop.index("]")]
+    elif hop.count(":") == 1:
+        hop = hop.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return None
+
+
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[str]) -> str:
     """The client's address: X-Forwarded-For is believed only when the peer is a trusted proxy.
 
     Walking the header from the right, the first address that is not a trusted proxy is the
-    client (the left part can be written by the client itself).
+    client (the left part can be written by the client itself). A hop that is not an address
+    stops the walk: the last address vouched for (a trusted proxy, else the peer) stands.
     """
     peer = peer or ""
     networks = _networks(tuple(trusted))
     if not forwarded_for or not _is_trusted(peer, networks):
         return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    hops = forwarded_for[-MAX_FORWARDED_CHARS:].split(",")
+    if len(forwarded_for) > MAX_FORWARDED_CHARS:
+        hops = hops[1:]  # the cut left the first hop partial
+    client = peer
     for hop in reversed(hops):
-        if not _is_trusted(hop, networks):
-            return hop
-    return hops[0] if hops else peer
+        address = _hop_address(hop)
+        if address is None:
+            break
+        client = address
+        if not _is_trusted(address, networks):
+            break
+    return client

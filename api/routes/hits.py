@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
-from api.errors import responses
+from api.errors import UnsupportedMediaType, responses
 from api.responses import JSONResponse
 from counter.errors import BodyTooLarge, InvalidInput
 from counter.hits import Event, Hit, record_hit
@@ -20,6 +20,9 @@ router = APIRouter(tags=["hits"])
 
 MAX_FIELD_CHARS = {"site": 100, "url": 2048, "referrer": 2048, "event": 16}
 MAX_USER_AGENT_CHARS = 512
+MAX_HEADER_CHARS = 2048  # Origin, Referer, Sec-Purpose: longer values are cut before use
+# JSON as fetch() sends it, text/plain as navigator.sendBeacon(string) sends it, or none.
+BODY_TYPES = ("application/json", "text/plain", "")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 HIT_BODY_SCHEMA: dict[str, Any] = {
@@ -64,6 +67,8 @@ def _field(data: dict[str, Any], name: str, required: bool) -> str | None:
         raise InvalidInput(f"{name} is longer than {MAX_FIELD_CHARS[name]} characters")
     if "\x00" in value:
         raise InvalidInput(f"{name} holds a NUL character")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise InvalidInput(f"{name} holds an unpaired surrogate (not valid Unicode)")
     return value
 
 
@@ -74,6 +79,20 @@ def _event(raw: str | None) -> Event:
         return Event(raw)
     except ValueError:
         raise InvalidInput("event must be 'pageview' or 'heartbeat'") from None
+
+
+def _header(request: Request, *names: str) -> str | None:
+    """The first of these headers that is present and not empty, cut to a sane length."""
+    for name in names:
+        value = request.headers.get(name)
+        if value:
+            return value[:MAX_HEADER_CHARS]
+    return None
+
+
+def _opted_out(request: Request) -> bool:
+    """Global Privacy Control (``Sec-GPC: 1``) or Do Not Track (``DNT: 1``)."""
+    return any(request.headers.get(name, "").strip() == "1" for name in ("sec-gpc", "dnt"))
 
 
 def _hit(
@@ -88,9 +107,20 @@ def _hit(
         referrer=referrer,
         client_ip=client_ip(peer, headers.get("x-forwarded-for"), settings.trusted_proxies),
         user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS],
-        origin=headers.get("origin") or headers.get("referer"),
-        purpose=headers.get("sec-purpose") or headers.get("purpose"),
+        origin=_header(request, "origin", "referer"),
+        purpose=_header(request, "sec-purpose", "purpose"),
+        opt_out=_opted_out(request),
     )
+
+
+def _check_content_type(request: Request) -> None:
+    declared = request.headers.get("content-type", "")
+    media_type = declared.partition(";")[0].strip().lower()
+    if media_type not in BODY_TYPES:
+        raise UnsupportedMediaType(
+            f"content type {declared[:100]!r} is not accepted; send application/json or "
+            "text/plain (what navigator.sendBeacon sends)"
+        )
 
 
 @router.post(
@@ -102,7 +132,7 @@ def _hit(
             "content": {"application/json": {"schema": BOX_SCHEMA}},
         },
         204: {"description": "Heartbeat recorded"},
-        **responses(400, 403, 404, 413, 429, 503),
+        **responses(400, 403, 404, 413, 415, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -120,9 +150,13 @@ def _hit(
     },
 )
 async def post_hit(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """Bots, prefetches, opted-out visitors (`Sec-GPC: 1`, `DNT: 1`), referrer spam and hits
+    over a flood cap are answered like any pageview (200 with the box) but not counted: they
+    show up by reason in the `excluded` figures of `/api/stats`."""
     try:
+        _check_content_type(request)
         site, url, event, referrer = _parse_hit(await _read_body(request, settings.max_body_bytes))
-    except (InvalidInput, BodyTooLarge):
+    except (InvalidInput, BodyTooLarge, UnsupportedMediaType):
         store.observe(None, "invalid")
         raise
     hit = _hit(request, settings, site, url, event, referrer)
@@ -153,7 +187,7 @@ def _parse_hit(body: bytes) -> tuple[str, str, Event, str | None]:
     response_class=Response,
     responses={
         200: {"description": "A 1x1 transparent GIF", "content": {"image/gif": {}}},
-        **responses(400, 403, 404, 429, 503),
+        **responses(400, 403, 404, 503),
     },
 )
 async def get_hit_gif(

@@ -1,4 +1,5 @@
--- record_hit.lua: record one pageview or heartbeat of one visitor, atomically, in one call.
+-- record_hit.lua: record one pageview or heartbeat of one visitor, atomically, in one call,
+-- unless a flood cap says no: then count it as excluded ("rate_limited") and record nothing else.
 --
 -- KEYS[1]  last_seen        ZSET visitor -> last seen ms (online and sessions)
 -- KEYS[2]  pageviews_by_day HASH date -> pageviews
@@ -11,21 +12,55 @@
 -- KEYS[9]  visitors_month   HLL of the month's visitors
 -- KEYS[10] visitors_by_day  HASH date -> visitors (present once the day is closed)
 -- KEYS[11] summary          STRING the aggregator's JSON summary (read only)
+-- KEYS[12] rate             HASH of this minute's counters: visitor id, address id, '#site'
+-- KEYS[13] excluded         HASH reason -> hits excluded today
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
 -- ARGV[7] page path                    ARGV[8] week HLL ttl, s   ARGV[9] month HLL ttl, s
--- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false}
+-- ARGV[10] pageviews a visitor may make in the minute (0: no cap)
+-- ARGV[11] address id (a salted hash of the client address, never the address)
+-- ARGV[12] hits an address may make in the minute (0: no cap)
+-- ARGV[13] pageviews the site may take in the minute (0: no cap)
+-- ARGV[14] rate key ttl, s             ARGV[15] excluded key ttl, s
+-- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
+--          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand.
 
 local day, visitor = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
+local pageview = ARGV[6] == 'pageview'
+
+-- Fixed one-minute windows. A hit over a cap still costs only this script: acknowledged, not
+-- counted, and no presence either (a rotated user agent must not inflate "online").
+local visitor_cap, address_cap, site_cap = tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local limited = false
+if pageview and visitor_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[12], visitor, 1) > visitor_cap
+end
+if not limited and address_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[12], ARGV[11], 1) > address_cap
+end
+if not limited and pageview and site_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[12], '#site', 1) > site_cap
+end
+if (pageview and visitor_cap > 0) or address_cap > 0 or (pageview and site_cap > 0) then
+  redis.call('EXPIRE', KEYS[12], ARGV[14], 'NX')
+end
+if limited then
+  redis.call('HINCRBY', KEYS[13], 'rate_limited', 1)
+  redis.call('EXPIRE', KEYS[13], ARGV[15], 'NX')
+  local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
+  local views = tonumber(redis.call('HGET', KEYS[5], ARGV[7]) or '0')
+  return {views, 0, online, 0, 0, redis.call('GET', KEYS[11]), 'rate_limited'}
+end
+
 local previous = redis.call('ZSCORE', KEYS[1], visitor)
 -- GT: a replayed (older) hit never moves a visitor's last-seen backwards.
 redis.call('ZADD', KEYS[1], 'GT', now, visitor)
 local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
 
-if ARGV[6] ~= 'pageview' then
-  return {0, 0, online, 0, 0, redis.call('GET', KEYS[11])}
+if not pageview then
+  return {0, 0, online, 0, 0, redis.call('GET', KEYS[11]), ''}
 end
 
 local new_visit = 0
@@ -57,4 +92,4 @@ if new_visitor == 1 and redis.call('HEXISTS', KEYS[10], day) == 1 then
   redis.call('HINCRBY', KEYS[4], 'visitors', 1)
 end
 
-return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[11])}
+return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[11]), ''}

@@ -4,11 +4,13 @@ from datetime import timedelta
 
 import pytest
 
+from aggregator.rollup import run_pass
 from counter.clock import FakeClock
 from counter.errors import InvalidInput, OriginRejected, UnknownSite
-from counter.hits import Event
+from counter.hits import Event, Hit, record_hit
 from counter.keys import validate_site_id
 from counter.sites import Site
+from counter.stats import read_stats
 from counter.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, GOOGLEBOT, hit
 
@@ -184,3 +186,193 @@ async def test_same_browser_is_a_new_visitor_on_a_new_salt_day(
     assert len(day1) == 2  # two ids: the salt rotated, so the days cannot be linked
     ttl = await store.redis.ttl(keys.salt(clock.now().astimezone(site.tz).date()))
     assert 0 < ttl <= 25 * 3600 + 3600
+
+
+def _excluded_today(store: Store, site: Site) -> object:
+    return store.redis.hgetall(
+        store.keys.site(site.id).excluded(store.clock.now().astimezone(site.tz).date())
+    )
+
+
+async def test_visitor_over_the_cap_is_acknowledged_not_counted(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))  # the start of a minute: one fixed window
+    results = [await hit(store, "/a") for _ in range(40)]
+    assert [r.counted for r in results] == [True] * 30 + [False] * 10
+    assert {r.excluded for r in results[30:]} == {"rate_limited"}
+    assert results[-1].box["page_views"] == 30  # the page's views as they stand
+    assert await _day_row(store, site, "pageviews") == {"2026-11-25": 30}
+    assert await _excluded_today(store, site) == {b"rate_limited": b"10"}
+    clock.advance(minutes=1)  # a new window
+    assert (await hit(store, "/a")).counted
+
+
+async def test_rotating_user_agents_from_one_address_meet_the_address_cap(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))
+    store.settings.rate_per_address_per_min = 50
+    results = [await hit(store, ua=f"{BROWSER_A} r{n}", ip="198.51.100.9") for n in range(60)]
+    assert sum(r.counted for r in results) == 50
+    # ... and no presence either: "online" cannot be inflated by made-up agents.
+    assert await store.redis.zcard(store.keys.site(site.id).last_seen) == 50
+    other = await hit(store, ua=f"{BROWSER_A} r0", ip="198.51.100.10")
+    assert other.counted
+
+
+async def test_ipv6_addresses_share_the_cap_of_their_64_network(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))
+    store.settings.rate_per_address_per_min = 5
+    results = [await hit(store, ip=f"2001:db8:1:2::{n:x}") for n in range(1, 8)]
+    assert sum(r.counted for r in results) == 5
+    assert (await hit(store, ip="2001:db8:1:3::1")).counted
+
+
+async def test_site_ceiling_stops_a_distributed_flood(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))
+    store.settings.rate_per_site_per_min = 20
+    results = [await hit(store, ip=f"198.51.100.{n}") for n in range(25)]
+    assert sum(r.counted for r in results) == 20
+    assert await _excluded_today(store, site) == {b"rate_limited": b"5"}
+    clock.advance(minutes=1)
+    assert (await hit(store, ip="198.51.100.99")).counted
+
+
+async def test_caps_of_zero_switch_the_limits_off(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))
+    store.settings.rate_per_visitor_per_min = 0
+    store.settings.rate_per_address_per_min = 0
+    store.settings.rate_per_site_per_min = 0
+    results = [await hit(store) for _ in range(50)]
+    assert all(r.counted for r in results)
+    assert not [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:*:rate:*")]
+
+
+async def test_heartbeats_do_not_use_up_the_pageview_cap(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    clock.set(clock.now().replace(second=0))
+    for _ in range(40):
+        await hit(store, event=Event.heartbeat)
+    assert (await hit(store)).counted
+
+
+async def test_rate_key_expires_by_itself(store: Store, site: Site, clock: FakeClock) -> None:
+    await hit(store)
+    minute = int(clock.now().timestamp()) // 60
+    ttl = await store.redis.ttl(store.keys.site(site.id).rate(minute))
+    assert 60 <= ttl <= 120
+
+
+async def test_opted_out_visitor_is_excluded_as_opt_out(store: Store, site: Site) -> None:
+    result = await record_hit(
+        store,
+        Hit(
+            site="demo.local",
+            url="/a",
+            client_ip="198.51.100.1",
+            user_agent=BROWSER_A,
+            origin="https://demo.local",
+            opt_out=True,
+        ),
+    )
+    assert (result.counted, result.excluded) == (False, "opt_out")
+    assert await _day_row(store, site, "pageviews") == {}
+    assert await store.redis.zcard(store.keys.site(site.id).last_seen) == 0
+    assert await _excluded_today(store, site) == {b"opt_out": b"1"}
+
+
+@pytest.mark.parametrize(
+    ("referrer", "spam"),
+    [
+        ("https://semalt.com/", True),
+        ("http://www.semalt.com/crawler?x=1", True),
+        ("https://SEO.Darodar.com./", True),
+        ("https://buttons-for-website.com", True),
+        ("https://www.google.com/", False),
+        ("https://notsemalt.com/", False),
+        ("https://semalt.com.vn/", False),
+        ("https://zalo.me/", False),
+        ("not a url", False),
+        ("", False),
+    ],
+)
+async def test_referrer_spam_is_excluded_as_spam(
+    store: Store, site: Site, referrer: str, spam: bool
+) -> None:
+    result = await record_hit(
+        store,
+        Hit(
+            site="demo.local",
+            url="/a",
+            client_ip="198.51.100.1",
+            user_agent=BROWSER_A,
+            origin="https://demo.local",
+            referrer=referrer,
+        ),
+    )
+    assert result.counted is not spam
+    assert result.excluded == ("spam" if spam else None)
+
+
+async def test_every_outcome_is_observed(store: Store, site: Site, clock: FakeClock) -> None:
+    seen: list[tuple[str | None, str]] = []
+    store.on_outcome = lambda site_id, outcome: seen.append((site_id, outcome))
+    store.settings.rate_per_visitor_per_min = 1
+    await hit(store)
+    await hit(store)
+    await hit(store, ua=GOOGLEBOT)
+    await hit(store, purpose="prefetch")
+    with pytest.raises(OriginRejected):
+        await hit(store, origin="https://evil.example")
+    with pytest.raises(InvalidInput):
+        await hit(store, url="javascript:x")
+    with pytest.raises(UnknownSite):
+        await hit(store, site="nope.local")
+    assert [o for _, o in seen] == [
+        "counted",
+        "rate_limited",
+        "bot",
+        "prefetch",
+        "origin_rejected",
+        "invalid",
+        "unknown_site",
+    ]
+
+
+async def test_exclusions_by_reason_reach_the_summary(
+    store: Store, site: Site, clock: FakeClock
+) -> None:
+    store.settings.rate_per_visitor_per_min = 1
+    await hit(store)
+    await hit(store)
+    await hit(store, ua="")
+    await record_hit(
+        store,
+        Hit(
+            site="demo.local",
+            url="/a",
+            client_ip="198.51.100.2",
+            user_agent=BROWSER_B,
+            origin="https://demo.local",
+            opt_out=True,
+        ),
+    )
+    await run_pass(store, clock.now())
+    summary = await read_stats(store, "demo.local")
+    assert summary["excluded"] == {
+        "bot": 1,
+        "prefetch": 0,
+        "rate_limited": 1,
+        "origin_rejected": 0,
+        "invalid": 0,
+        "spam": 0,
+        "opt_out": 1,
+    }
