@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from counter.errors import InvalidInput
+from redis.exceptions import RedisError
+
+from counter.errors import InvalidInput, StoreUnavailable
 from counter.hits import summary_max_age
 from counter.periods import Periods, days_between
 from counter.store import Store
@@ -15,8 +17,32 @@ from counter.urls import normalize_path
 MAX_HISTORY_DAYS = 3660
 
 
+LAST_ANSWERS = 10_000
+
+
 async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict[str, Any]:
-    """What ``GET /api/stats`` answers: the summary, its staleness, and a page's views."""
+    """What ``GET /api/stats`` answers: the summary, its staleness, and a page's views.
+
+    While the store does not answer, the last answer this process gave is served again,
+    marked ``"stale": true``; with none at hand, StoreUnavailable.
+    """
+    try:
+        answer = await _read_stats(store, site_id, url)
+    except RedisError:
+        last = store.last_answers.get((site_id.strip().lower(), url))
+        if last is None:
+            raise StoreUnavailable(
+                "the store is unavailable and no earlier answer is at hand"
+            ) from None
+        return {**last, "stale": True}
+    store.last_answers[(answer["site"], url)] = answer
+    store.last_answers.move_to_end((answer["site"], url))
+    while len(store.last_answers) > LAST_ANSWERS:
+        store.last_answers.popitem(last=False)
+    return answer
+
+
+async def _read_stats(store: Store, site_id: str, url: str | None) -> dict[str, Any]:
     site = await store.sites.get(site_id)
     keys = store.keys.site(site.id)
     now = store.clock.now()

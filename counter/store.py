@@ -21,6 +21,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import EqualJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from counter.clock import Clock
@@ -85,6 +86,10 @@ class SiteCache:
                 site: Site | None = await self._registry.get(site_id)
             except UnknownSite:
                 site = None
+            except RedisError:
+                if entry is None:
+                    raise
+                site = entry[1]  # the store is down: the last known config still holds
             entry = (now, site)
             self._entries[site_id] = entry
             self._entries.move_to_end(site_id)
@@ -155,6 +160,10 @@ class Store:
     registry: SiteRegistry = field(init=False)
     sites: SiteCache = field(init=False)
     salts: SaltBook = field(init=False)
+    # The last /api/stats answer per (site, page): served, marked stale, while the store is down.
+    last_answers: OrderedDict[tuple[str, str | None], dict[str, Any]] = field(
+        init=False, default_factory=OrderedDict
+    )
     # Told the outcome of every hit: (site id, or None when unknown, and outcome). The API
     # points it at its Prometheus counter; counter itself imports no metrics library.
     on_outcome: Callable[[str | None, str], None] | None = None
