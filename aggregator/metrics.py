@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PERIODS = ("today", "week", "month", "total")
+REDIS_ERROR_KINDS = ("timeout", "connection", "response", "other")
 
 
 def _package_version() -> str:
@@ -151,6 +152,14 @@ class AggregatorMetrics:
             multiprocess_mode="max",
         )
         self.build_info.labels(_package_version(), platform.python_version()).set(1)
+        # Every series of a closed label set exists from the start at 0, so rate() and
+        # increase() see the first event too (a series born at 1 hides it).
+        for result in ("ok", "error"):
+            self.passes.labels(result)
+        for measure in ("visits", "pageviews", "visitors"):
+            self.reconciliation_mismatches.labels(measure)
+        for kind in REDIS_ERROR_KINDS:
+            self.redis_errors.labels(kind)
 
     def record_summary(self, site_id: str, summary: Mapping[str, Any]) -> None:
         """The figures one site's box and stats show, from the summary a pass just wrote."""

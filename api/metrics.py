@@ -51,6 +51,7 @@ REDIS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Paths left out of the request metrics: a scrape must not change what the next one reads.
 UNTIMED_PATHS = frozenset({"/metrics"})
+REDIS_ERROR_KINDS = ("timeout", "connection", "response", "other")
 LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 T = TypeVar("T")
@@ -186,6 +187,9 @@ class ApiMetrics:
             multiprocess_mode="max",
         )
         self.build_info.labels(package_version(), platform.python_version()).set(1)
+        # Closed label sets start at 0, so rate() and increase() see the first error too.
+        for kind in REDIS_ERROR_KINDS:
+            self.redis_errors.labels(kind)
         self._exposition = self._exposition_registry()
 
     def _exposition_registry(self) -> CollectorRegistry:
