@@ -91,8 +91,9 @@ def quantiles(metric: str, by: str, legend: str) -> list[Dataquery]:
 
 
 def ratio(count: str, status_class: str) -> str:
-    part = f'sum(rate({count}{{status_class="{status_class}"}}{RATE}))'
-    return f"{part} / sum(rate({count}{RATE}))"
+    # "or vector(0)": no 5xx series at all (none ever happened) reads as 0 %, not "No data".
+    part = f'sum(rate({count}{{status_class="{status_class}"}}{RATE})) or vector(0)'
+    return f"({part}) / sum(rate({count}{RATE}))"
 
 
 def site_variable() -> QueryVariable:
