@@ -14,7 +14,6 @@ import os
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from prometheus_client import (
@@ -26,31 +25,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from counter.errors import package_version
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PERIODS = ("today", "week", "month", "total")
 REDIS_ERROR_KINDS = ("timeout", "connection", "response", "other")
-
-
-def _package_version() -> str:
-    try:
-        return version("visitor-stats")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def redis_error_kind(error: BaseException) -> str:
-    """The same closed set the API uses for ``visitor_stats_redis_errors_total{error}``."""
-    if isinstance(error, RedisTimeoutError):
-        return "timeout"
-    if isinstance(error, RedisConnectionError):
-        return "connection"
-    if isinstance(error, ResponseError):
-        return "response"
-    return "other"
 
 
 @dataclass
@@ -151,7 +131,7 @@ class AggregatorMetrics:
             registry=r,
             multiprocess_mode="max",
         )
-        self.build_info.labels(_package_version(), platform.python_version()).set(1)
+        self.build_info.labels(package_version(), platform.python_version()).set(1)
         # Every series of a closed label set exists from the start at 0, so rate() and
         # increase() see the first event too (a series born at 1 hides it).
         for result in ("ok", "error"):

@@ -23,10 +23,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aggregator.metrics import MULTIPROC_ENV, AggregatorMetrics, redis_error_kind
+from aggregator.metrics import MULTIPROC_ENV, AggregatorMetrics
 from aggregator.rollup import PassReport, run_pass
 from aggregator.snapshot import Snapshots
 from counter.clock import Clock
+from counter.errors import store_error_kind
 from counter.store import Store
 
 log = logging.getLogger("visitor_stats.aggregator")
@@ -82,11 +83,11 @@ class Aggregator:
             if await self.hold_lease():
                 await self.run_once()
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            self.metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            self.metrics.redis_errors.labels(store_error_kind(exc)).inc()
             self.metrics.redis_up.set(0)
             raise
         except RedisError as exc:
-            self.metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            self.metrics.redis_errors.labels(store_error_kind(exc)).inc()
             self.metrics.redis_up.set(1)
             raise
         self.metrics.redis_up.set(1)

@@ -23,7 +23,6 @@ import platform
 import re
 import time
 from collections.abc import Awaitable, Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,9 +39,11 @@ from prometheus_client import (
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from counter.errors import package_version, store_error_kind
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # HTTP durations: the hit route answers in ~1 ms; a stalled store shows up in the upper buckets.
@@ -104,24 +105,6 @@ def reap_dead_processes(directory: Path) -> list[int]:
             multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
             reaped.append(pid)
     return reaped
-
-
-def package_version() -> str:
-    try:
-        return version("visitor-stats")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def redis_error_kind(error: BaseException) -> str:
-    """A closed set of error kinds for the ``error`` label."""
-    if isinstance(error, RedisTimeoutError):
-        return "timeout"
-    if isinstance(error, RedisConnectionError):
-        return "connection"
-    if isinstance(error, ResponseError):
-        return "response"
-    return "other"
 
 
 class ApiMetrics:
@@ -268,7 +251,7 @@ class InstrumentedRetry(Retry):
         metrics = self._metrics
 
         async def counted_fail(error: Exception, *count: int) -> Any:
-            metrics.redis_errors.labels(redis_error_kind(error)).inc()
+            metrics.redis_errors.labels(store_error_kind(error)).inc()
             return await fail(error, *count)
 
         started = time.perf_counter()
@@ -282,7 +265,7 @@ class InstrumentedRetry(Retry):
             raise
         except RedisError as exc:
             # A reply that is an error (e.g. OOM under noeviction): the store is up.
-            metrics.redis_errors.labels(redis_error_kind(exc)).inc()
+            metrics.redis_errors.labels(store_error_kind(exc)).inc()
             metrics.redis_up.set(1)
             raise
         finally:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 
 class VisitorStatsError(Exception):
     """Base class: the message is shown to the client as ``detail``."""
@@ -31,3 +37,21 @@ class RateLimited(VisitorStatsError):
 
 class StoreUnavailable(VisitorStatsError):
     """The store did not answer within the time budget."""
+
+
+def store_error_kind(error: BaseException) -> str:
+    """A closed set of store error kinds, for metric labels and logs."""
+    if isinstance(error, RedisTimeoutError):
+        return "timeout"
+    if isinstance(error, RedisConnectionError):
+        return "connection"
+    if isinstance(error, ResponseError):
+        return "response"
+    return "other"
+
+
+def package_version() -> str:
+    try:
+        return version("visitor-stats")
+    except PackageNotFoundError:
+        return "unknown"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.system.conftest import BIN, Service
+from tests.system.conftest import Service
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -22,29 +21,7 @@ class Serve(Service):
     """tests.system's Service, started with extra `serve` arguments (e.g. --workers 3)."""
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        super().__init__(data_dir, env)
-        self.data_dir = data_dir
-        self.args = args
-
-    def start(self) -> Serve:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port), *self.args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"serve did not become ready; log:\n{self.log.read_text()[-3000:]}")
+        super().__init__(data_dir, env, *args)
 
     def stop(self) -> None:
         super().stop()

@@ -19,7 +19,9 @@ BIN = Path(sys.executable).parent / "visitor-stats"
 
 
 class Service:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *args: str) -> None:
+        self.data_dir = data_dir
+        self.args = args  # extra `serve` arguments, e.g. "--workers", "3"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("VISITOR_STATS_")}
@@ -40,12 +42,12 @@ class Service:
     def start(self) -> Service:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN), "serve", "--port", str(self.port)],
+                [str(BIN), "serve", "--port", str(self.port), *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
