@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -114,8 +115,27 @@ def redact_logged_exceptions() -> None:
             logger.addFilter(RedactExceptions())
 
 
+def document_validation_as_400(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; this app answers its
+    validation errors 400 (see ``_validation``), so the schema says 400 instead."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            answers = operation.get("responses") if isinstance(operation, dict) else None
+            if answers and answers.pop("422", None) is not None:
+                answers.setdefault("400", {"description": "Malformed request", **ERROR_MODEL})
+    return schema
+
+
 def install(app: FastAPI) -> None:
     redact_logged_exceptions()
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_validation_as_400(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(VisitorStatsError)
     async def _domain(_: Request, exc: VisitorStatsError) -> JSONResponse:
