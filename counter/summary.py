@@ -57,6 +57,7 @@ class RawFigures:
     today_closed: bool = False
     yesterday_closed: bool = False
     history_sums: dict[str, int] = field(default_factory=dict)
+    prefix_sums: dict[str, list[int]] = field(default_factory=dict)
 
 
 def read_site_call(
@@ -104,11 +105,18 @@ def parse_read_site(raw: list[Any], periods: Periods) -> RawFigures:
 
 
 def _period_sum(figures: RawFigures, measure: str, first: date, last: date) -> int:
-    return sum(
-        _int(v)
-        for day, v in zip(figures.days, figures.by_day[measure], strict=True)
-        if first <= day <= last
-    )
+    """Sum of the daily rows from ``first`` to ``last``: a difference of prefix sums, since
+    ``figures.days`` are consecutive (the pass does this 18 times per site)."""
+    sums = figures.prefix_sums.get(measure)
+    if sums is None:
+        sums = [0]
+        for value in figures.by_day[measure]:
+            sums.append(sums[-1] + (value or 0))
+        figures.prefix_sums[measure] = sums
+    origin = figures.days[0]
+    start = max(0, (first - origin).days)
+    stop = min(len(figures.days), (last - origin).days + 1)
+    return sums[stop] - sums[start] if stop > start else 0
 
 
 def _visitors(figures: RawFigures, periods: Periods) -> dict[str, int]:
