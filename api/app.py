@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
-from api.routes import admin, health, hits, stats
+from api.routes import admin, embed, health, hits, stats
 from api.routes import metrics as metrics_route
 from counter.clock import Clock, SystemClock
 from counter.settings import Settings
@@ -60,7 +60,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     # Outermost of ours: it times what the CORS middleware answers (preflights) too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     errors.install(app)
-    for module in (hits, stats, health, admin, metrics_route):
+    for module in (hits, stats, health, admin, metrics_route, embed):
         app.include_router(module.router)
     return app
 

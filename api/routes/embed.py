@@ -1,0 +1,270 @@
+"""The embed: ``/tracker.js``, ``/widget.js`` and the server-rendered box ``/widget/{site}``.
+
+The scripts are package files (``api/static``), read and compressed once by this router's
+lifespan, then answered from memory with an ETag; a repeat visit costs a 304.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from string import Template
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.responses import Response
+
+from api.deps import StoreDep
+from api.errors import responses
+from counter.errors import InvalidInput
+from counter.stats import read_stats
+
+# Unversioned URLs: an hour in caches, then revalidated (a 304 when unchanged). `?v=<version>`
+# (the ETag's hash, shown in docs/EMBED.md) may be cached for a year: its bytes never change.
+SCRIPT_CACHE = "public, max-age=3600, stale-while-revalidate=86400"
+VERSIONED_CACHE = "public, max-age=31536000, immutable"
+# The box changes once an aggregation pass anyway; as long as /api/stats.
+WIDGET_CACHE = "public, max-age=5, stale-while-revalidate=30"
+# The box page runs no script and loads nothing: only its own inline style.
+WIDGET_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+LABELS = {
+    "vi": {
+        "title": "Thống kê truy cập",
+        "online": "Đang online",
+        "today": "Hôm nay",
+        "yesterday": "Hôm qua",
+        "week": "Trong tuần",
+        "month": "Trong tháng",
+        "total": "Tất cả",
+    },
+    "en": {
+        "title": "Visitor statistics",
+        "online": "Online now",
+        "today": "Today",
+        "yesterday": "Yesterday",
+        "week": "This week",
+        "month": "This month",
+        "total": "All time",
+    },
+}
+ROWS = ("online", "today", "yesterday", "week", "month", "total")
+OPTIONAL_ROWS = frozenset({"yesterday", "month"})
+HEX_COLOR = r"^#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    version: str
+    media_type: str
+
+    @classmethod
+    def of(cls, text: str, media_type: str) -> Asset:
+        body = text.encode()
+        version = hashlib.blake2b(body, digest_size=8).hexdigest()
+        return cls(body, gzip.compress(body, compresslevel=9, mtime=0), version, media_type)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedFiles:
+    tracker: Asset
+    widget: Asset
+    page: Template  # the box page, with $lang $title $css $theme $rows
+    css: str
+
+
+def compact_js(source: str) -> str:
+    """Drop comment-only lines, blank lines and indentation: what a minifier's safe half does.
+
+    Line breaks stay, so automatic semicolon insertion reads the code as written. Only for our
+    own files, which keep each ``//`` comment on its own line and have no multi-line strings.
+    """
+    if "`" in source:
+        raise ValueError("compact_js does not handle template literals")
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
+
+
+def compact_css(source: str) -> str:
+    return " ".join(line.strip() for line in source.splitlines() if line.strip())
+
+
+def load_files() -> EmbedFiles:
+    static = files("api") / "static"
+    css = compact_css((static / "widget.css").read_text(encoding="utf-8"))
+    widget = compact_js((static / "widget.js").read_text(encoding="utf-8"))
+    placeholder = '"__WIDGET_CSS__"'
+    if placeholder not in widget:
+        raise ValueError("widget.js lost its CSS placeholder")
+    widget = widget.replace(placeholder, json.dumps(css, ensure_ascii=False))
+    js = "text/javascript; charset=utf-8"
+    return EmbedFiles(
+        tracker=Asset.of(compact_js((static / "tracker.js").read_text(encoding="utf-8")), js),
+        widget=Asset.of(widget, js),
+        page=Template((static / "widget.html").read_text(encoding="utf-8")),
+        css=css,
+    )
+
+
+@asynccontextmanager
+async def load_embed_files(app: FastAPI) -> AsyncIterator[None]:
+    app.state.embed_files = load_files()
+    yield
+
+
+router = APIRouter(tags=["embed"], lifespan=load_embed_files)
+
+
+def _embed_files(request: Request) -> EmbedFiles:
+    embed: EmbedFiles = request.app.state.embed_files
+    return embed
+
+
+def _not_modified(request: Request, etags: tuple[str, ...]) -> bool:
+    # A proxy that re-compresses may weaken the tag (W/"..."); the bytes are still ours.
+    given = [
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("if-none-match", "").split(",")
+    ]
+    return "*" in given or any(tag in etags for tag in given)
+
+
+def _script(request: Request, asset: Asset, v: str | None) -> Response:
+    # One version, two encodings: each gets its own ETag, and either one earns a 304.
+    etag, gz_etag = f'"{asset.version}"', f'"{asset.version}-gz"'
+    gz = "gzip" in request.headers.get("accept-encoding", "").lower()
+    headers = {
+        "Cache-Control": VERSIONED_CACHE if v == asset.version else SCRIPT_CACHE,
+        "ETag": gz_etag if gz else etag,
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _not_modified(request, (etag, gz_etag)):
+        return Response(status_code=304, headers=headers)
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    return Response(
+        asset.gzipped if gz else asset.body, media_type=asset.media_type, headers=headers
+    )
+
+
+VersionQuery = Annotated[
+    str | None, Query(max_length=32, description="the version, for a year-long cache")
+]
+
+
+@router.get(
+    "/tracker.js",
+    summary="The tracking snippet",
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+)
+async def get_tracker(request: Request, v: VersionQuery = None) -> Response:
+    return _script(request, _embed_files(request).tracker, v)
+
+
+@router.get(
+    "/widget.js",
+    summary="Renders the box into <div data-visitor-stats-widget data-site=…>",
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}, 304: {"description": "Not modified"}},
+)
+async def get_widget_js(request: Request, v: VersionQuery = None) -> Response:
+    return _script(request, _embed_files(request).widget, v)
+
+
+def _extra_rows(raw: str | None) -> frozenset[str]:
+    asked = frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+    unknown = asked - OPTIONAL_ROWS
+    if unknown:
+        raise InvalidInput(
+            f"rows may name yesterday and month, not {', '.join(sorted(unknown))[:80]}"
+        )
+    return asked
+
+
+def render_box(
+    page: Template,
+    css: str,
+    stats: dict[str, Any],
+    lang: str,
+    grouping: str,
+    extra: frozenset[str],
+    theme: dict[str, str],
+) -> str:
+    labels = LABELS[lang]
+    rows = "\n".join(
+        f'<div class="vs-row"><dt>{html.escape(labels[key])}</dt>'
+        f'<dd data-key="{key}">{_grouped(int(stats[key]), grouping)}</dd></div>'
+        for key in ROWS
+        if key not in OPTIONAL_ROWS or key in extra
+    )
+    return page.substitute(
+        lang=lang,
+        title=html.escape(labels["title"]),
+        css=css,
+        theme=" ".join(f"--vs-{name}: {value};" for name, value in theme.items()),
+        rows=rows,
+    )
+
+
+def _grouped(number: int, grouping: str) -> str:
+    return f"{number:,}".replace(",", grouping)
+
+
+HexColor = Annotated[str | None, Query(pattern=HEX_COLOR, description="hex color, e.g. %23b91c1c")]
+
+
+@router.get(
+    "/widget/{site}",
+    summary="The 'Thống kê truy cập' box as a small HTML page, for an <iframe>",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/html": {}}},
+        304: {"description": "Not modified"},
+        **responses(400, 404, 503),
+    },
+)
+async def get_widget(
+    request: Request,
+    store: StoreDep,
+    site: str,
+    lang: Annotated[
+        Literal["vi", "en"] | None, Query(description="default: the site's locale")
+    ] = None,
+    rows: Annotated[
+        str | None, Query(max_length=40, description="extra rows: yesterday,month")
+    ] = None,
+    bg: HexColor = None,
+    fg: HexColor = None,
+    accent: HexColor = None,
+) -> Response:
+    extra = _extra_rows(rows)
+    config = await store.sites.get(site)
+    stats = await read_stats(store, config.id)
+    theme = {
+        name: "#" + value.lstrip("#")
+        for name, value in (("bg", bg), ("fg", fg), ("accent", accent))
+        if value is not None
+    }
+    embed = _embed_files(request)
+    body = render_box(
+        embed.page, embed.css, stats, lang or config.locale, config.grouping, extra, theme
+    ).encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {
+        "Cache-Control": WIDGET_CACHE,
+        "ETag": etag,
+        "Content-Security-Policy": WIDGET_CSP,
+    }
+    if _not_modified(request, (etag,)):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
