@@ -27,6 +27,8 @@ from tests.browser.conftest import (
 )
 from tests.system.conftest import Service
 
+pytestmark = pytest.mark.system  # starts `visitor-stats serve` and Chromium
+
 BOX = '<b data-visitor-stats="total"></b><i data-visitor-stats="page_views"></i>'
 
 

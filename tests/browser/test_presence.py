@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import Request
 
 from tests.browser.conftest import (
@@ -19,6 +20,8 @@ from tests.browser.conftest import (
     watch,
 )
 from tests.system.conftest import Service
+
+pytestmark = pytest.mark.system  # starts `visitor-stats serve` and Chromium
 
 
 def is_heartbeat(request: Request) -> bool:

@@ -19,6 +19,8 @@ from tests.browser.conftest import (
 from tests.servers import free_port
 from tests.system.conftest import Service
 
+pytestmark = pytest.mark.system  # starts `visitor-stats serve` and Chromium
+
 FILLED = """() => [...document.querySelectorAll('[data-visitor-stats]')]
     .every(e => /^[0-9.]+$/.test(e.textContent))"""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import BrowserContext
 
 from tests.browser.conftest import PortalServer, page_html, snippet, stats, watch
 from tests.system.conftest import Service
+
+pytestmark = pytest.mark.system  # starts `visitor-stats serve` and Chromium
 
 VI_ROWS = ["Đang online", "Hôm nay", "Trong tuần", "Tất cả"]
 
