@@ -42,12 +42,10 @@ def address_id(salt: bytes, site: str, client_ip: str) -> str:
     try:
         ip = ipaddress.ip_address(client_ip)
     except ValueError:
-        network = client_ip
+        network = client_ip.encode()
     else:
-        network = (
-            str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
-        )
-    material = b"\0".join((b"address", site.encode(), network.encode()))
+        network = ip.packed[:8] if ip.version == 6 else ip.packed
+    material = b"\0".join((b"address", site.encode(), network))
     return "a" + hashlib.blake2b(material, key=salt[:64], digest_size=12).hexdigest()
 
 

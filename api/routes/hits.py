@@ -199,6 +199,7 @@ async def get_hit_gif(
 ) -> Response:
     page = url or request.headers.get("referer")
     if not page:
+        store.observe(None, "invalid")
         raise InvalidInput("url is required when the request has no Referer")
     hit = _hit(request, settings, site, page, Event.pageview, None)
     await record_hit(store, hit)
