@@ -103,16 +103,24 @@ class RedactExceptions(logging.Filter):
 
 
 # Loggers whose records may carry an exception raised while handling a request: ours, and the
-# one uvicorn logs "Exception in ASGI application" on.
-REDACTED_LOGGERS = ("visitor_stats.api", "uvicorn.error", "asyncio")
+# one uvicorn logs "Exception in ASGI application" on. A logger's filter sees only the records
+# made on that logger, so the handlers that records propagate to get the filter too.
+REDACTED_LOGGERS = ("visitor_stats", "visitor_stats.api", "uvicorn.error", "asyncio")
+REDACTED_HANDLERS_OF = ("", "uvicorn", "uvicorn.error")  # "" is the root logger
+
+
+def _add_once(target: logging.Filterer) -> None:
+    if not any(isinstance(f, RedactExceptions) for f in target.filters):
+        target.addFilter(RedactExceptions())
 
 
 def redact_logged_exceptions() -> None:
-    """Attach :class:`RedactExceptions` to the loggers above, once per process."""
+    """Attach :class:`RedactExceptions` to the loggers and handlers above, once per process."""
     for name in REDACTED_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactExceptions) for f in logger.filters):
-            logger.addFilter(RedactExceptions())
+        _add_once(logging.getLogger(name))
+    for name in REDACTED_HANDLERS_OF:
+        for handler in logging.getLogger(name).handlers:
+            _add_once(handler)
 
 
 def document_validation_as_400(schema: dict[str, Any]) -> dict[str, Any]:

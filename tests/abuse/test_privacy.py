@@ -26,6 +26,24 @@ SECRET_IP = "198.18.77.201"
 SECRET_AGENT = "Mozilla/5.0 (X11; Linux x86_64) PrivacyProbe/3.1"
 
 
+def test_a_child_logger_s_exception_is_redacted_by_the_root_handler() -> None:
+    """Records of any module logger (the spool's, the aggregator's) reach the root handler."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact_logged_exceptions()
+        try:
+            _raise_with_private_values()
+        except ValueError:
+            logging.getLogger("visitor_stats.spool.test").exception("replay failed")
+    finally:
+        root.removeHandler(handler)
+    assert "replay failed" in stream.getvalue()
+    assert SECRET_IP not in stream.getvalue()
+
+
 def _raise_with_private_values() -> None:
     try:
         raise KeyError(SECRET_IP)
