@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +17,10 @@ from api.metrics import ApiMetrics, HttpMetricsMiddleware
 from api.routes import admin, embed, health, hits, stats
 from api.routes import metrics as metrics_route
 from counter.clock import Clock, SystemClock
+from counter.replay import run_replayer
+from counter.replay import tick as replay_tick
 from counter.settings import Settings
+from counter.spool import Spool
 from counter.store import open_store
 
 log = logging.getLogger("visitor_stats.api")
@@ -36,9 +41,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 await store.redis.ping()  # sets visitor_stats_redis_up from the start
             except RedisError as exc:
                 log.warning("store not reachable at start: %s", type(exc).__name__)
+            store.spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+            store.on_spool = metrics.spool_hits.set
+            replayer = asyncio.create_task(run_replayer(store))
             try:
                 yield
             finally:
+                replayer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await replayer
+                # Shutting down: hand what was spooled to the store if it answers, and make
+                # what stays durable for the next process to replay.
+                await replay_tick(store)
+                store.spool.close()
                 metrics.mark_dead()
 
     app = FastAPI(

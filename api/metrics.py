@@ -185,6 +185,8 @@ class ApiMetrics:
     def observe_hit(self, site: str | None, outcome: str) -> None:
         """The store's ``on_outcome`` hook: every hit's fate, once."""
         self.hits.labels(site or "", outcome).inc()
+        if outcome == "dropped":
+            self.hits_dropped.inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape reads: this process's registry, or all processes' files."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from counter.bots import is_bot
-from counter.errors import InvalidInput, OriginRejected, UnknownSite
+from counter.errors import InvalidInput, OriginRejected, StoreUnavailable, UnknownSite
 from counter.periods import Periods, local_date, month_start, seconds_until_end_of_day, week_start
 from counter.sites import Site
 from counter.spam import is_spam_referrer
+from counter.spool import SpooledHit
 from counter.store import Store
 from counter.summary import decode_summary
 from counter.urls import host_of, normalize_path
@@ -61,6 +67,8 @@ class HitResult:
     counted: bool
     excluded: Exclusion | None
     box: dict[str, int]  # page_views, online, today, week, total
+    spooled: bool = False  # acknowledged, waiting in the spool for the store
+    duplicate: bool = False  # a replay of a hit the store had already counted
 
 
 def box_numbers(
@@ -88,10 +96,10 @@ def box_numbers(
 
 
 async def _record_exclusion(
-    store: Store, site: Site, reason: Exclusion, path: str | None = None
+    store: Store, site: Site, reason: Exclusion, path: str | None = None, *, at: datetime
 ) -> HitResult:
     """Count an excluded hit by reason, and answer with the box as it stands: one round trip."""
-    now = store.clock.now()
+    now = at
     day = local_date(now, site.tz)
     keys = store.keys.site(site.id)
     async with store.redis.pipeline(transaction=False) as pipe:
@@ -115,46 +123,160 @@ def _is_prefetch(purpose: str | None) -> bool:
     return purpose is not None and any(p in purpose.lower() for p in PREFETCH_VALUES)
 
 
+# The store did not answer (refused, reset, timed out): the hit goes to the spool.
+STORE_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A hit with every verdict that needs no store taken, and its id and time fixed."""
+
+    id: str
+    at: datetime
+    site: str
+    url: str
+    event: Event
+    origin_host: str | None
+    bot: bool
+    prefetch: bool
+    opt_out: bool
+    spam: bool
+
+
+Identify = Callable[[bytes], tuple[str, str]]  # salt -> (visitor id, address id)
+
+
+def prepare(store: Store, hit: Hit) -> Prepared:
+    return Prepared(
+        id=secrets.token_hex(8),
+        at=store.clock.now(),
+        site=hit.site,
+        url=hit.url,
+        event=hit.event,
+        origin_host=host_of(hit.origin or ""),
+        bot=is_bot(hit.user_agent),
+        prefetch=_is_prefetch(hit.purpose),
+        opt_out=hit.opt_out,
+        spam=is_spam_referrer(hit.referrer, store.settings.referrer_spam_file),
+    )
+
+
 async def record_hit(store: Store, hit: Hit) -> HitResult:
     """Record one hit of a known site, or count why it was excluded.
 
-    Raises UnknownSite, InvalidInput (bad url) or OriginRejected (after counting it).
+    While the store does not answer, the hit is spooled (``HitResult.spooled``) and counted
+    when it is back. Raises UnknownSite, InvalidInput (bad url) or OriginRejected (after
+    counting it), and StoreUnavailable when the store is down and the spool full or absent.
     """
+    prepared = prepare(store, hit)
+
+    def identify(salt: bytes) -> tuple[str, str]:
+        return (
+            visitor_id(salt, prepared.site, hit.client_ip, hit.user_agent),
+            address_id(salt, prepared.site, hit.client_ip),
+        )
+
+    if store.spool is not None and store.outage.open:
+        return _spool(store, prepared, identify)
     try:
-        site = await store.sites.get(hit.site)
+        return await _process(store, prepared, identify)
+    except STORE_DOWN:
+        if store.spool is None:
+            raise
+        store.outage.trip()
+        return _spool(store, prepared, identify)
+
+
+async def replay_hit(store: Store, spooled: SpooledHit) -> HitResult:
+    """Count a spooled hit at its own time; its id makes a second replay change nothing."""
+    prepared = Prepared(
+        id=spooled.id,
+        at=datetime.fromtimestamp(spooled.at_ms / 1000, tz=UTC),
+        site=spooled.site,
+        url=spooled.url,
+        event=Event(spooled.event),
+        origin_host=spooled.origin_host,
+        bot=spooled.bot,
+        prefetch=spooled.prefetch,
+        opt_out=spooled.opt_out,
+        spam=spooled.spam,
+    )
+    return await _process(store, prepared, (spooled.visitor, spooled.address))
+
+
+def _spool(store: Store, prepared: Prepared, identify: Identify) -> HitResult:
+    assert store.spool is not None
+    site = store.sites.peek(prepared.site)
+    day = local_date(prepared.at, site.tz if site else UTC)
+    # With the day's salt at hand the ids are the ones the store would have seen; without it
+    # (a new day, a new process) a per-process salt of the day: the visitor may count twice.
+    salt = store.salts.cached(prepared.site, day) or store.salts.local(day)
+    visitor, address = identify(salt)
+    spooled = SpooledHit(
+        id=prepared.id,
+        at_ms=int(prepared.at.timestamp() * 1000),
+        site=prepared.site,
+        url=prepared.url,
+        event=prepared.event.value,
+        origin_host=prepared.origin_host,
+        bot=prepared.bot,
+        prefetch=prepared.prefetch,
+        opt_out=prepared.opt_out,
+        spam=prepared.spam,
+        visitor=visitor,
+        address=address,
+    )
+    site_label = site.id if site else None
+    if not store.spool.append(spooled):
+        store.observe(site_label, "dropped")
+        raise StoreUnavailable("the store is unavailable and the spool is full; try again later")
+    store.observe(site_label, "spooled")
+    if store.on_spool is not None:
+        store.on_spool(store.spool.pending)
+    return HitResult(False, None, {}, spooled=True)
+
+
+async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, str]) -> HitResult:
+    try:
+        site = await store.sites.get(p.site)
     except (UnknownSite, InvalidInput):
         store.observe(None, "unknown_site")
         raise
-    origin_host = host_of(hit.origin or "")
-    if origin_host is None or not site.allows_host(origin_host):
-        await _record_exclusion(store, site, Exclusion.origin_rejected)
-        shown = origin_host or "none"
+    if p.origin_host is None or not site.allows_host(p.origin_host):
+        await _record_exclusion(store, site, Exclusion.origin_rejected, at=p.at)
+        shown = p.origin_host or "none"
         raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
     try:
-        path = normalize_path(hit.url, site.keep_query)
+        path = normalize_path(p.url, site.keep_query)
     except InvalidInput:
-        await _record_exclusion(store, site, Exclusion.invalid)
+        await _record_exclusion(store, site, Exclusion.invalid, at=p.at)
         raise
-    if is_bot(hit.user_agent):
-        return await _record_exclusion(store, site, Exclusion.bot, path)
-    if _is_prefetch(hit.purpose):
-        return await _record_exclusion(store, site, Exclusion.prefetch, path)
-    if hit.opt_out:
-        return await _record_exclusion(store, site, Exclusion.opt_out, path)
-    if is_spam_referrer(hit.referrer, store.settings.referrer_spam_file):
-        return await _record_exclusion(store, site, Exclusion.spam, path)
-    result = await _count(store, site, hit, path)
+    for excluded, reason in (
+        (p.bot, Exclusion.bot),
+        (p.prefetch, Exclusion.prefetch),
+        (p.opt_out, Exclusion.opt_out),
+        (p.spam, Exclusion.spam),
+    ):
+        if excluded:
+            return await _record_exclusion(store, site, reason, path, at=p.at)
+    if callable(identity):
+        day = local_date(p.at, site.tz)
+        keys = store.keys.site(site.id)
+        identity = identity(await store.salts.salt(store.redis, keys, site, day, p.at))
+    result = await _count(store, site, p, path, identity)
     store.observe(site.id, result.excluded.value if result.excluded else "counted")
     return result
 
 
-async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
-    now = store.clock.now()
+async def _count(
+    store: Store, site: Site, p: Prepared, path: str, identity: tuple[str, str]
+) -> HitResult:
+    now = p.at
+    visitor, address = identity
     periods = Periods.of(now, site.tz, site.first_weekday)
     keys = store.keys.site(site.id)
-    salt = await store.salts.salt(store.redis, keys, site, periods.today, now)
-    visitor = visitor_id(salt, site.id, hit.client_ip, hit.user_agent)
     now_ms = int(now.timestamp() * 1000)
+    minute = now_ms // (RATE_WINDOW_S * 1000)
     limits = store.settings
     raw = await store.scripts.record_hit(
         keys=[
@@ -169,8 +291,9 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
             keys.visitors_month_hll(month_start(periods.today)),
             keys.visitors_by_day,
             keys.summary,
-            keys.rate(now_ms // (RATE_WINDOW_S * 1000)),
+            keys.rate(minute),
             keys.excluded(periods.today),
+            keys.hit_ids(minute),
         ],
         args=[
             periods.today.isoformat(),
@@ -178,26 +301,30 @@ async def _count(store: Store, site: Site, hit: Hit, path: str) -> HitResult:
             now_ms,
             site.session_timeout_s * 1000,
             site.online_window_s * 1000,
-            hit.event.value,
+            p.event.value,
             path,
             WEEK_HLL_TTL_S,
             MONTH_HLL_TTL_S,
             limits.rate_per_visitor_per_min,
-            address_id(salt, site.id, hit.client_ip),
+            address,
             limits.rate_per_address_per_min,
             limits.rate_per_site_per_min,
             RATE_TTL_S,
             EXCLUDED_TTL_S + seconds_until_end_of_day(now, site.tz),
+            p.id,
+            limits.hit_id_ttl_s,
         ],
     )
     page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
     summary = decode_summary(raw_summary)
+    if reason and _text(reason) == "duplicate":
+        return HitResult(False, None, {}, duplicate=True)
     if reason:
         today = periods.today.isoformat()
         box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
         return HitResult(False, Exclusion(_text(reason)), box)
     live = None
-    if hit.event is Event.pageview:
+    if p.event is Event.pageview:
         live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
     box = box_numbers(
         summary, site.measure.value, periods.today.isoformat(), int(page_views), int(online), live

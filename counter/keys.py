@@ -134,6 +134,11 @@ class SiteKeys:
     def salt(self, day: date) -> str:
         return f"{self.base}:salt:day:{day.isoformat()}"
 
+    def hit_ids(self, minute: int) -> str:
+        """SET of the hit ids counted in one minute (by the hit's own time): a replayed hit
+        whose first attempt did reach the store is not counted twice."""
+        return f"{self.base}:hit:minute:{minute}"
+
     def rate(self, minute: int) -> str:
         """HASH counter -> hits in one fixed minute (``minute`` = minutes since the epoch):
         one field per visitor id and per hashed client address, and ``#site``. Never an IP."""

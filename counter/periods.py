@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ class WeekStart(IntEnum):
     sunday = 6
 
 
-def local_date(instant: datetime, tz: ZoneInfo) -> date:
+def local_date(instant: datetime, tz: tzinfo) -> date:
     return instant.astimezone(tz).date()
 
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     aggregate_interval_s: float = Field(default=5, gt=0, le=3600)
     closed_day_grace_s: int = Field(default=2 * 86400, ge=0)
 
+    spool_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    hit_id_ttl_s: int = Field(default=900, ge=60, le=86400)
     max_body_bytes: int = Field(default=4096, ge=256, le=65536)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/8", "::1/128"])
     admin_token: SecretStr | None = None

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,18 +29,42 @@ log = logging.getLogger("visitor_stats.spool")
 
 @dataclass(frozen=True, slots=True)
 class SpooledHit:
+    """A hit as it waits for the store: the verdicts that need no store already taken, the
+    visitor and address ids already hashed (no address, user agent or referrer kept)."""
+
     id: str
     at_ms: int
     site: str
     url: str
     event: str
-    origin: str | None
-    referrer: str | None
-    purpose: str | None
-    opt_out: bool
+    origin_host: str | None
     bot: bool
+    prefetch: bool
+    opt_out: bool
+    spam: bool
     visitor: str
     address: str
+
+
+class Outage:
+    """A breaker: after the store failed to answer, hits go straight to the spool for a
+    moment instead of each waiting out the timeout; the replayer closes it when the store
+    answers a PING again."""
+
+    COOL_DOWN_S = 1.0
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def trip(self) -> None:
+        self._until = time.monotonic() + self.COOL_DOWN_S
+
+    def close(self) -> None:
+        self._until = 0.0
+
+    @property
+    def open(self) -> bool:
+        return time.monotonic() < self._until
 
 
 def _pid_alive(pid: int) -> bool:
@@ -61,6 +86,7 @@ class Spool:
         self._path: Path | None = None
         self._bytes = 0
         self.dropped = 0
+        self.pending = 0  # hits this process holds: appended, or claimed, and not replayed
 
     # -- writing ---------------------------------------------------------------------------
     def _open(self) -> int:
@@ -80,7 +106,12 @@ class Spool:
             return False
         os.write(fd, line)
         self._bytes += len(line)
+        self.pending += 1
         return True
+
+    @property
+    def full(self) -> bool:
+        return self._bytes >= self.max_bytes
 
     def sync(self) -> None:
         """fsync what was appended (the page cache already survives a process crash)."""
@@ -119,6 +150,9 @@ class Spool:
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, target)
                 claimed.append(target)
+                if int(pid) != self._pid:  # another (dead) process's hits are ours now
+                    with open(target, "rb") as handle:
+                        self.pending += sum(1 for _ in handle)
         return claimed
 
     @staticmethod
@@ -132,7 +166,8 @@ class Spool:
                         "%s line %d is torn (a crash mid-write); skipped", path.name, number
                     )
 
-    def done(self, path: Path) -> None:
+    def done(self, path: Path, replayed: int) -> None:
         size = path.stat().st_size
         path.unlink()
         self._bytes = max(0, self._bytes - size)
+        self.pending = max(0, self.pending - replayed)

@@ -7,6 +7,7 @@ command) and handed down; nothing here is created at import time.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -31,7 +32,10 @@ from counter.keys import Keys, validate_site_id
 from counter.scripts import Scripts
 from counter.settings import RedisMode, Settings
 from counter.sites import Site, SiteRegistry
+from counter.spool import Outage, Spool
 from counter.visitor import SaltBook
+
+log = logging.getLogger("visitor_stats.store")
 
 SITE_CACHE_TTL = timedelta(seconds=5)
 SITE_CACHE_SIZE = 10_000
@@ -76,6 +80,11 @@ class SiteCache:
         self._registry = registry
         self._clock = clock
         self._entries: OrderedDict[str, tuple[datetime, Site | None]] = OrderedDict()
+
+    def peek(self, site_id: str) -> Site | None:
+        """The cached config, however old, without asking the store (the outage path)."""
+        entry = self._entries.get(site_id)
+        return entry[1] if entry is not None else None
 
     async def get(self, site_id: str) -> Site:
         site_id = validate_site_id(site_id)
@@ -164,6 +173,11 @@ class Store:
     last_answers: OrderedDict[tuple[str, str | None], dict[str, Any]] = field(
         init=False, default_factory=OrderedDict
     )
+    # The outage spool (the API sets it up; without one, a store error reaches the caller).
+    spool: Spool | None = None
+    outage: Outage = field(init=False, default_factory=lambda: Outage())
+    # Told how many hits wait in this process's spool, whenever that changes.
+    on_spool: Callable[[int], None] | None = None
     # Told the outcome of every hit: (site id, or None when unknown, and outcome). The API
     # points it at its Prometheus counter; counter itself imports no metrics library.
     on_outcome: Callable[[str | None, str], None] | None = None
@@ -204,7 +218,12 @@ async def open_store(
         url = embedded.url
     store = Store(connect(settings, url, timeout_s), settings, clock)
     try:
-        await store.scripts.load(store.redis)
+        try:
+            await store.scripts.load(store.redis)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Start anyway (hits spool until the store is back); a single EVALSHA loads its
+            # script on first use, and pipelines load theirs.
+            log.warning("store unreachable at start (%s); scripts load later", type(exc).__name__)
         yield store
     finally:
         await store.aclose()

@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from redis.asyncio import Redis
@@ -54,6 +54,21 @@ class SaltBook:
 
     def __init__(self) -> None:
         self._salts: dict[tuple[str, date], bytes] = {}
+        self._newest: date | None = None
+        self._local: dict[date, bytes] = {}
+
+    def local(self, day: date) -> bytes:
+        """A salt of this process alone for ``day``, never stored: for hits spooled while the
+        store (and so the shared salt) is out of reach."""
+        salt = self._local.get(day)
+        if salt is None:
+            self._local = {day: secrets.token_bytes(32)}
+            salt = self._local[day]
+        return salt
+
+    def cached(self, site_id: str, day: date) -> bytes | None:
+        """The salt if this process has it (no store call): the outage spool's case."""
+        return self._salts.get((site_id, day))
 
     async def salt(
         self, redis: Redis, keys: SiteKeys, site: Site, day: date, now: datetime
@@ -68,7 +83,11 @@ class SaltBook:
             pipe.set(keys.salt(day), secrets.token_bytes(32), nx=True, ex=ttl_s)
             pipe.get(keys.salt(day))
             _, salt = await pipe.execute()
-        self._salts = {k: v for k, v in self._salts.items() if k[1] >= day}
+        if self._newest is None or day > self._newest:
+            # Once per new day, not per miss (that was quadratic in the number of sites).
+            # Yesterday stays: sites in other timezones may still be on it.
+            self._newest = day
+            self._salts = {k: v for k, v in self._salts.items() if k[1] >= day - timedelta(days=1)}
         self._salts[(site.id, day)] = salt
         return bytes(salt)
 

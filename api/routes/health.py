@@ -18,15 +18,23 @@ async def healthz() -> JSONResponse:
 
 @router.get(
     "/readyz",
-    summary="The store answers",
-    responses={503: {"description": "The store does not answer"}},
+    summary="Ready to take hits: the store answers (ready), or hits spool (degraded)",
+    responses={
+        503: {"description": "The store does not answer and hits cannot be spooled"},
+    },
 )
 async def readyz(store: StoreDep) -> JSONResponse:
+    """While the store is down but the spool takes hits the answer is 200 "degraded": the
+    replica still acknowledges every hit, so a load balancer should keep sending them."""
+    spooled = store.spool.pending if store.spool is not None else 0
     try:
         await store.redis.ping()
-    except RedisError as exc:
-        return JSONResponse(
-            {"status": "degraded", "detail": f"store unreachable: {type(exc).__name__}"},
-            status_code=503,
-        )
-    return JSONResponse({"status": "ready"})
+    except (RedisError, OSError) as exc:
+        detail = f"store unreachable ({type(exc).__name__}); hits are spooled"
+        if store.spool is None or store.spool.full:
+            return JSONResponse(
+                {"status": "unavailable", "detail": "store unreachable and no room to spool"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "degraded", "detail": detail, "spooled": spooled})
+    return JSONResponse({"status": "ready", "spooled": spooled})

@@ -23,6 +23,8 @@ MAX_USER_AGENT_CHARS = 512
 MAX_HEADER_CHARS = 2048  # Origin, Referer, Sec-Purpose: longer values are cut before use
 # JSON as fetch() sends it, text/plain as navigator.sendBeacon(string) sends it, or none.
 BODY_TYPES = ("application/json", "text/plain", "")
+# While the store is unreachable: the hit is kept on disk and counted when it is back.
+SPOOLED = {"accepted": True, "spooled": True}
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 HIT_BODY_SCHEMA: dict[str, Any] = {
@@ -131,6 +133,21 @@ def _check_content_type(request: Request) -> None:
             "description": "Pageview recorded; the box's numbers",
             "content": {"application/json": {"schema": BOX_SCHEMA}},
         },
+        202: {
+            "description": "The store is unreachable: the hit is kept in the spool and counted "
+            "when the store is back",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "accepted": {"type": "boolean"},
+                            "spooled": {"type": "boolean"},
+                        },
+                    }
+                }
+            },
+        },
         204: {"description": "Heartbeat recorded"},
         **responses(400, 403, 404, 413, 415, 503),
     },
@@ -161,6 +178,8 @@ async def post_hit(request: Request, store: StoreDep, settings: SettingsDep) -> 
         raise
     hit = _hit(request, settings, site, url, event, referrer)
     result = await record_hit(store, hit)
+    if result.spooled:
+        return JSONResponse(SPOOLED, status_code=202, headers={"Cache-Control": "no-store"})
     if event is Event.heartbeat:
         return Response(status_code=204)
     return JSONResponse(result.box, headers={"Cache-Control": "no-store"})

@@ -14,6 +14,7 @@
 -- KEYS[11] summary          STRING the aggregator's JSON summary (read only)
 -- KEYS[12] rate             HASH of this minute's counters: visitor id, address id, '#site'
 -- KEYS[13] excluded         HASH reason -> hits excluded today
+-- KEYS[14] hit_ids          SET of the hit ids counted in the hit's minute
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
@@ -23,8 +24,17 @@
 -- ARGV[12] hits an address may make in the minute (0: no cap)
 -- ARGV[13] pageviews the site may take in the minute (0: no cap)
 -- ARGV[14] rate key ttl, s             ARGV[15] excluded key ttl, s
+-- ARGV[16] hit id                      ARGV[17] hit ids key ttl, s
 -- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
---          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand.
+--          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand;
+--          a hit id seen before answers reason 'duplicate' and changes nothing.
+
+-- A replayed hit whose first attempt reached the store (sent to a frozen server, run when it
+-- woke, answered too late) is already counted.
+if redis.call('SADD', KEYS[14], ARGV[16]) == 0 then
+  return {0, 0, 0, 0, 0, false, 'duplicate'}
+end
+redis.call('EXPIRE', KEYS[14], ARGV[17], 'NX')
 
 local day, visitor = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])

@@ -224,7 +224,7 @@ async def test_admin_writes_need_the_token(
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    assert (await client.get("/readyz")).json() == {"status": "ready", "spooled": 0}
 
 
 async def test_openapi_documents_every_route_and_its_errors(client: httpx.AsyncClient) -> None:
