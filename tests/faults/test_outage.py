@@ -18,7 +18,7 @@ from counter.replay import tick
 from counter.settings import Settings
 from counter.sites import make_site
 from counter.store import Store
-from tests.helpers import BROWSER_A, post_hit
+from tests.helpers import BROWSER_A
 from tests.servers import ValkeyProcess
 
 
@@ -105,9 +105,9 @@ async def test_a_replay_repeated_after_a_crash_counts_nothing_twice(
     assert store.spool is not None
     own_store.start()
     [path] = store.spool.claim()
-    gone = subprocess.Popen(["true"])
-    gone.wait()  # a process that has exited "left" a copy of the same file
-    copy = path.with_name(f"spool-{gone.pid}-copy.jsonl")
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)  # noqa: ASYNC221
+    # A process that has exited "left" a copy of the same file.
+    copy = path.with_name(f"spool-{int(gone.stdout)}-copy.jsonl")
     copy.write_bytes(path.read_bytes())
     await tick(store)
     assert await counted(store) == 5
