@@ -29,6 +29,7 @@ from aggregator.snapshot import Snapshots
 from counter.clock import Clock
 from counter.errors import store_error_kind
 from counter.store import Store
+from counter.visitor import rewrite_append_only_file
 
 log = logging.getLogger("visitor_stats.aggregator")
 
@@ -75,6 +76,11 @@ class Aggregator:
         for site_id, summary in report.summaries.items():
             self.metrics.record_summary(site_id, summary)
         return report
+
+    async def rewrite_store_log(self) -> None:
+        if await self.hold_lease():
+            started = await rewrite_append_only_file(self.store.redis)
+            log.info("append-only file rewrite %s", "started" if started else "already running")
 
     async def tick(self) -> None:
         """Hold the lease, then pass; the store's reachability is recorded either way, so
@@ -126,6 +132,18 @@ async def serve_aggregator(
         max_instances=1,
         misfire_grace_time=max(1, int(interval * 2)),
         next_run_time=clock.now(),
+    )
+    # Privacy: an expired salt leaves memory at once but stays in the AOF until a rewrite.
+    # Salts live at most 26 h; a rewrite every 6 h takes them off disk within 32 h.
+    scheduler.add_job(
+        _guarded(aggregator.rewrite_store_log),
+        "interval",
+        hours=6,
+        id="aof-rewrite",
+        name="rewrite the store's append-only file (drops expired salts from disk)",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
