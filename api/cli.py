@@ -233,6 +233,13 @@ def sites_add(
     timezone: Annotated[str, typer.Option(help="IANA timezone")] = "Asia/Ho_Chi_Minh",
     week_start: Annotated[str, typer.Option(help="first day of the week")] = "monday",
     count: Annotated[Measure, typer.Option(help="what the box counts")] = Measure.visits,
+    locale: Annotated[str, typer.Option(help="the widget's language: vi or en")] = "vi",
+    grouping: Annotated[
+        str, typer.Option(help="digit grouping: '.' (48.812.107) or ',' (48,812,107)")
+    ] = ".",
+    keep_query: Annotated[
+        bool, typer.Option(help="count /a?id=1 and /a?id=2 as different pages")
+    ] = False,
 ) -> None:
     """Add (or update) a site."""
     settings = _settings()
@@ -245,6 +252,9 @@ def sites_add(
             measure=count,
             online_window_s=settings.online_window_s,
             session_timeout_s=settings.session_timeout_s,
+            locale=locale,
+            grouping=grouping,
+            keep_query=keep_query,
         )
     except VisitorStatsError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -66,7 +66,7 @@ class Hit:
 class HitResult:
     counted: bool
     excluded: Exclusion | None
-    box: dict[str, int]  # page_views, online, today, week, total
+    box: dict[str, int]  # page_views, online, today, week, month, total
     spooled: bool = False  # acknowledged, waiting in the spool for the store
     duplicate: bool = False  # a replay of a hit the store had already counted
 
@@ -80,18 +80,28 @@ def box_numbers(
     live_today: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """The box's numbers: the last summary, with today's live figures folded in."""
-    box = {"page_views": page_views, "online": online, "today": 0, "week": 0, "total": 0}
+    box = {
+        "page_views": page_views,
+        "online": online,
+        "today": 0,
+        "week": 0,
+        "month": 0,
+        "total": 0,
+    }
     same_day = summary is not None and summary.get("date") == today
     if summary is not None:
         box.update(
-            today=summary["today"] if same_day else 0, week=summary["week"], total=summary["total"]
+            today=summary["today"] if same_day else 0,
+            week=summary["week"],
+            month=summary["month"],
+            total=summary["total"],
         )
     if live_today is not None and measure in live_today:
         delta = live_today[measure] - box["today"]
         if delta > 0:
             box["today"] = live_today[measure]
-            box["week"] += delta
-            box["total"] += delta
+            for period in ("week", "month", "total"):
+                box[period] += delta
     return box
 
 

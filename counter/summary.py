@@ -171,6 +171,8 @@ def build_summary(
         "excluded": {reason: figures.excluded.get(reason, 0) for reason in EXCLUSION_REASONS}
         | figures.excluded,
         "definitions": definitions(site),
+        # How the box prints numbers: the site's language and digit grouping (48.812.107).
+        "display": {"locale": site.locale, "grouping": site.grouping},
         "date": periods.today.isoformat(),
         "updated_at": now.astimezone(site.tz).isoformat(timespec="seconds"),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException
 from pydantic import BaseModel, Field
@@ -37,6 +37,9 @@ class SiteIn(BaseModel):
     timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
     week_start: str = Field(default="monday", max_length=16)
     measure: Measure = Measure.visits
+    locale: Literal["vi", "en"] = "vi"
+    grouping: Literal[".", ","] = "."
+    keep_query: bool = False
 
 
 class AdjustmentIn(BaseModel):

@@ -40,7 +40,7 @@ HIT_BODY_SCHEMA: dict[str, Any] = {
 BOX_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        k: {"type": "integer"} for k in ("page_views", "online", "today", "week", "total")
+        k: {"type": "integer"} for k in ("page_views", "online", "today", "week", "month", "total")
     },
 }
 

@@ -21,7 +21,14 @@ async def test_pageview_answers_the_box_and_its_page_views(
     for _ in range(3):
         answer = await post_hit(client, "https://demo.local/a", ua=BROWSER_A)
     assert answer.status_code == 200
-    assert answer.json() == {"page_views": 3, "online": 1, "today": 1, "week": 1, "total": 1}
+    assert answer.json() == {
+        "page_views": 3,
+        "online": 1,
+        "today": 1,
+        "week": 1,
+        "month": 1,
+        "total": 1,
+    }
     assert answer.headers["cache-control"] == "no-store"
 
 
@@ -234,3 +241,16 @@ async def test_openapi_documents_every_route_and_its_errors(client: httpx.AsyncC
     assert "text/plain" in hit["requestBody"]["content"]
     for path in ("/api/stats", "/api/stats/history", "/api/hit.gif", "/healthz", "/readyz"):
         assert path in schema["paths"]
+
+
+async def test_the_site_chooses_how_the_box_prints_numbers(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    good = {"Authorization": "Bearer test-admin-token-0123456789"}
+    body = {"id": "en.example", "domains": ["en.example"], "locale": "en", "grouping": ","}
+    assert (await client.post("/api/admin/sites", json=body, headers=good)).status_code == 201
+    await run_pass(store, clock.now())
+    stats = (await client.get("/api/stats", params={"site": "en.example"})).json()
+    assert stats["display"] == {"locale": "en", "grouping": ","}
+    bad = await client.post("/api/admin/sites", json={**body, "grouping": "_"}, headers=good)
+    assert bad.status_code == 400
