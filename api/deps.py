@@ -10,12 +10,14 @@ from counter.settings import Settings
 from counter.store import Store
 
 
-def get_store(request: Request) -> Store:
+# async on purpose: FastAPI runs a plain `def` dependency in a worker thread, which cost more
+# than the whole hit (a thread hand-off per dependency per request).
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

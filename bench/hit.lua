@@ -3,7 +3,9 @@
 local counter = 0
 request = function()
   counter = counter + 1
-  local ip = string.format("10.%d.%d.%d", (counter >> 16) & 255, (counter >> 8) & 255, counter & 255)
+  -- wrk runs LuaJIT (Lua 5.1): arithmetic, not the 5.3 bit operators.
+  local ip = string.format("10.%d.%d.%d", math.floor(counter / 65536) % 256,
+                           math.floor(counter / 256) % 256, counter % 256)
   local body = '{"site":"bench.gov.vn","url":"https://bench.gov.vn/tin-tuc/' .. (counter % 50) .. '"}'
   return wrk.format("POST", "/api/hit", {
     ["Content-Type"] = "text/plain;charset=UTF-8",

@@ -15,7 +15,7 @@ from counter.adjustments import adjust_total
 from counter.sites import Measure, make_site
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     expected = settings.admin_token
