@@ -30,3 +30,4 @@ test: $(STAMP) system-deps lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.hits
+	$(BIN)/python -m bench.shard
