@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,13 +187,17 @@ async def record_hit(store: Store, hit: Hit) -> HitResult:
             address_id(salt, prepared.site, hit.client_ip),
         )
 
-    if store.spool is not None and store.outage.open:
+    if store.spool is None:
+        return await _process(store, prepared, identify)
+    if store.outage.open:
         return _spool(store, prepared, identify)
     try:
-        return await _process(store, prepared, identify)
+        # One budget for the whole hit: a frozen store would otherwise cost a timeout per
+        # call (a site config refresh, the salt, the script). Cut short, a hit is spooled; if
+        # its script did run after all, its id makes the replay change nothing.
+        async with asyncio.timeout(store.settings.hit_budget_s):
+            return await _process(store, prepared, identify)
     except STORE_DOWN:
-        if store.spool is None:
-            raise
         store.outage.trip()
         return _spool(store, prepared, identify)
 
@@ -274,7 +279,8 @@ async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, st
         keys = store.keys.site(site.id)
         identity = identity(await store.salts.salt(store.redis, keys, site, day, p.at))
     result = await _count(store, site, p, path, identity)
-    store.observe(site.id, result.excluded.value if result.excluded else "counted")
+    if not result.duplicate:
+        store.observe(site.id, result.excluded.value if result.excluded else "counted")
     return result
 
 
@@ -328,7 +334,10 @@ async def _count(
     page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
     summary = decode_summary(raw_summary)
     if reason and _text(reason) == "duplicate":
-        return HitResult(False, None, {}, duplicate=True)
+        # Counted before: by the first attempt of this very request, or a replay repeated.
+        today = periods.today.isoformat()
+        box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
+        return HitResult(True, None, box, duplicate=True)
     if reason:
         today = periods.today.isoformat()
         box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))

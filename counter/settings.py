@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     )
     redis_mode: RedisMode = RedisMode.standalone
     redis_sentinel_master: str = "mymaster"
-    redis_timeout_s: float = Field(default=0.12, gt=0, le=10)
+    redis_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    hit_budget_s: float = Field(default=0.3, gt=0, le=30)
     redis_batch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     data_dir: Path = Path("./var")
     key_prefix: str = Field(default="vs", pattern=r"^[a-z][a-z0-9_-]{0,31}$")

@@ -46,15 +46,18 @@ def connect(settings: Settings, url: str, timeout_s: float | None = None) -> Red
 
     redis-py's defaults have no socket timeout, so a frozen server would hang a request for
     as long as the kernel keeps the connection. The hit path uses ``redis_timeout_s`` (a hit
-    then waits at most about 2 x timeout + 40 ms); batch work (aggregator, CLI) passes a
-    longer ``timeout_s`` because one pipeline carries hundreds of sites.
+    then waits at most about that long: a refused connection is retried once within 40 ms, a
+    timed-out command never); batch work (aggregator, CLI) passes a longer ``timeout_s``
+    because one pipeline carries hundreds of sites.
     """
     timeout = timeout_s or settings.redis_timeout_s
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
+        # Retry only what never reached the server (refused, reset): a timed-out command may
+        # have run, and running a write twice would count twice.
         "retry": Retry(EqualJitterBackoff(cap=0.04, base=0.01), retries=1),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "retry_on_error": [RedisConnectionError],
         "health_check_interval": 15,
     }
     if settings.redis_mode is RedisMode.cluster:

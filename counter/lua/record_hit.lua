@@ -27,12 +27,14 @@
 -- ARGV[16] hit id                      ARGV[17] hit ids key ttl, s
 -- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
 --          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand;
---          a hit id seen before answers reason 'duplicate' and changes nothing.
+--          a hit id seen before changes nothing and answers reason 'duplicate' with the box.
 
 -- A replayed hit whose first attempt reached the store (sent to a frozen server, run when it
 -- woke, answered too late) is already counted.
 if redis.call('SADD', KEYS[14], ARGV[16]) == 0 then
-  return {0, 0, 0, 0, 0, false, 'duplicate'}
+  local online = redis.call('ZCOUNT', KEYS[1], tonumber(ARGV[3]) - tonumber(ARGV[5]), '+inf')
+  local views = tonumber(redis.call('HGET', KEYS[5], ARGV[7]) or '0')
+  return {views, 0, online, 0, 0, redis.call('GET', KEYS[11]), 'duplicate'}
 end
 redis.call('EXPIRE', KEYS[14], ARGV[17], 'NX')
 
