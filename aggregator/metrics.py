@@ -11,7 +11,6 @@ the most recent write of a live process; the last success is the latest of any p
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from counter.errors import package_version
+from counter.telemetry import process_metrics
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PERIODS = ("today", "week", "month", "total")
-REDIS_ERROR_KINDS = ("timeout", "connection", "response", "other")
 
 
 @dataclass
@@ -81,18 +79,6 @@ class AggregatorMetrics:
             registry=r,
             multiprocess_mode="livemax",
         )
-        self.redis_up = Gauge(
-            "visitor_stats_redis_up",
-            "1 if this process's last call to the store reached it, 0 if it could not connect.",
-            registry=r,
-            multiprocess_mode="livemostrecent",
-        )
-        self.redis_errors = Counter(
-            "visitor_stats_redis_errors_total",
-            "Failed attempts to talk to the store, by kind (timeout, connection, response, other).",
-            ["error"],
-            registry=r,
-        )
         self.site_online = Gauge(
             "visitor_stats_site_online_visitors",
             "Distinct visitors seen within each site's online window, as of the last pass.",
@@ -124,22 +110,15 @@ class AggregatorMetrics:
             registry=r,
             multiprocess_mode="livemostrecent",
         )
-        self.build_info = Gauge(
-            "visitor_stats_build_info",
-            "Always 1; the labels say which build runs.",
-            ["version", "python"],
-            registry=r,
-            multiprocess_mode="max",
-        )
-        self.build_info.labels(package_version(), platform.python_version()).set(1)
+        common = process_metrics(r)
+        self.redis_up, self.redis_errors = common.redis_up, common.redis_errors
+        self.build_info = common.build_info
         # Every series of a closed label set exists from the start at 0, so rate() and
         # increase() see the first event too (a series born at 1 hides it).
         for result in ("ok", "error"):
             self.passes.labels(result)
         for measure in ("visits", "pageviews", "visitors"):
             self.reconciliation_mismatches.labels(measure)
-        for kind in REDIS_ERROR_KINDS:
-            self.redis_errors.labels(kind)
 
     def record_summary(self, site_id: str, summary: Mapping[str, Any]) -> None:
         """The figures one site's box and stats show, from the summary a pass just wrote."""

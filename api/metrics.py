@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import glob
 import os
-import platform
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -43,7 +42,9 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counter.errors import package_version, store_error_kind
+from counter.errors import store_error_kind
+from counter.spool import pid_alive
+from counter.telemetry import process_metrics
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # HTTP durations: the hit route answers in ~1 ms; a stalled store shows up in the upper buckets.
@@ -52,7 +53,6 @@ REDIS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Paths left out of the request metrics: a scrape must not change what the next one reads.
 UNTIMED_PATHS = frozenset({"/metrics"})
-REDIS_ERROR_KINDS = ("timeout", "connection", "response", "other")
 LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 T = TypeVar("T")
@@ -78,16 +78,6 @@ def enable_multiprocess(directory: Path) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_dead_processes(directory: Path) -> list[int]:
     """``mark_process_dead`` for every pid with live-gauge files that no longer runs.
 
@@ -101,7 +91,7 @@ def reap_dead_processes(directory: Path) -> list[int]:
         if match is None:
             continue
         pid = int(match.group(1))
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
             reaped.append(pid)
     return reaped
@@ -139,18 +129,6 @@ class ApiMetrics:
             buckets=REDIS_BUCKETS,
             registry=r,
         )
-        self.redis_errors = Counter(
-            "visitor_stats_redis_errors_total",
-            "Failed attempts to talk to the store, by kind (timeout, connection, response, other).",
-            ["error"],
-            registry=r,
-        )
-        self.redis_up = Gauge(
-            "visitor_stats_redis_up",
-            "1 if this process's last call to the store reached it, 0 if it could not connect.",
-            registry=r,
-            multiprocess_mode="livemostrecent",
-        )
         self.spool_hits = Gauge(
             "visitor_stats_spool_hits",
             "Hits held in the local spool while the store is unreachable, waiting for replay.",
@@ -162,17 +140,9 @@ class ApiMetrics:
             "Accepted hits that were lost: the store was unreachable and the spool was full.",
             registry=r,
         )
-        self.build_info = Gauge(
-            "visitor_stats_build_info",
-            "Always 1; the labels say which build runs.",
-            ["version", "python"],
-            registry=r,
-            multiprocess_mode="max",
-        )
-        self.build_info.labels(package_version(), platform.python_version()).set(1)
-        # Closed label sets start at 0, so rate() and increase() see the first error too.
-        for kind in REDIS_ERROR_KINDS:
-            self.redis_errors.labels(kind)
+        common = process_metrics(r)
+        self.redis_up, self.redis_errors = common.redis_up, common.redis_errors
+        self.build_info = common.build_info
         self._exposition = self._exposition_registry()
 
     def _exposition_registry(self) -> CollectorRegistry:

@@ -67,7 +67,8 @@ class Outage:
         return time.monotonic() < self._until
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process of that pid exists (ours or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -144,7 +145,7 @@ class Spool:
         claimed = []
         for path in sorted(self.directory.glob("*.jsonl")):
             _kind, pid, rest = path.stem.split("-", 2)
-            if int(pid) != self._pid and _pid_alive(int(pid)):
+            if int(pid) != self._pid and pid_alive(int(pid)):
                 continue  # a live process's spool, or a replay in progress elsewhere
             target = path.with_name(f"replay-{self._pid}-{rest}.jsonl")
             with contextlib.suppress(FileNotFoundError):
