@@ -240,6 +240,9 @@ async def get_widget(
     lang: Annotated[
         Literal["vi", "en"] | None, Query(description="default: the site's locale")
     ] = None,
+    grouping: Annotated[
+        Literal[".", ","] | None, Query(description="digit grouping; default: the site's")
+    ] = None,
     rows: Annotated[
         str | None, Query(max_length=40, description="extra rows: yesterday,month")
     ] = None,
@@ -248,8 +251,14 @@ async def get_widget(
     accent: HexColor = None,
 ) -> Response:
     extra = _extra_rows(rows)
-    config = await store.sites.get(site)
-    stats = await read_stats(store, config.id)
+    stats = await read_stats(store, site)
+    # How to print: the summary's `display`, exactly what widget.js reads from /api/stats, so
+    # the two boxes agree; each part unless the embed asks for another (as data-lang and
+    # data-grouping do there). A summary from before sites chose it has none: the config's.
+    display = stats.get("display")
+    if display is None:
+        config = await store.sites.get(site)
+        display = {"locale": config.locale, "grouping": config.grouping}
     theme = {
         name: "#" + value.lstrip("#")
         for name, value in (("bg", bg), ("fg", fg), ("accent", accent))
@@ -257,7 +266,13 @@ async def get_widget(
     }
     embed = _embed_files(request)
     body = render_box(
-        embed.page, embed.css, stats, lang or config.locale, config.grouping, extra, theme
+        embed.page,
+        embed.css,
+        stats,
+        lang or display["locale"],
+        grouping or display["grouping"],
+        extra,
+        theme,
     ).encode()
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     headers = {

@@ -18,9 +18,7 @@
     if (!site || seen[site] || !w.JSON) return;
     seen[site] = 1;
     var api = S.getAttribute('data-api') || S.src.replace(/\/tracker\.js([?#].*)?$/, '');
-    var sep = S.getAttribute('data-grouping') || '.';
-    // What POST /api/hit answers; any other figure (month, ...) needs GET /api/stats.
-    var HIT = ['page_views', 'online', 'today', 'week', 'total'];
+    var sep = S.getAttribute('data-grouping');
     var CK = 'vs:' + site, LK = 'vs:hb:' + site, ls;
     try { ls = w.localStorage; } catch (e) {}
     var local = /^(localhost|127(\.\d+){3}|\[::1\])$|\.localhost$/.test(L.hostname);
@@ -34,7 +32,8 @@
     function put(k, v) { try { ls.setItem(k, JSON.stringify(v)); } catch (e) {} }
     function els() { return d.querySelectorAll('[data-visitor-stats]'); }
     function kind(e) { return e.getAttribute('data-visitor-stats'); }
-    // The last numbers this browser saw; a page's views belong to that page only.
+    // The last numbers this browser saw; a page's views belong to that page only. Also the
+    // site's digit grouping (g), as the last /api/stats answer's display said.
     function cached() {
       var c = get(CK) || {};
       if (c.p != path()) delete c.page_views;
@@ -43,13 +42,14 @@
     function show(c) {
       for (var e = els(), i = 0, n; i < e.length; i++) {
         n = c[kind(e[i])];
-        if (typeof n == 'number') e[i].textContent = String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep);
+        if (typeof n == 'number') e[i].textContent = String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep || c.g || '.');
         else if (!/\S/.test(e[i].textContent)) e[i].textContent = '\u2013';
       }
     }
     function fill(o, keys) {
       var c = cached();
       for (var k in o) if (typeof o[k] == 'number' && (!keys || keys.indexOf(k) >= 0)) c[k] = o[k];
+      if (o.display) c.g = o.display.grouping;
       c.p = path();
       put(CK, c);
       show(c);
@@ -61,15 +61,12 @@
         return r.status == 200 && r.json();
       }).then(safe(function (o) { o && then && then(o); }))['catch'](noop);
     }
-    // After a pageview, the summary may not hold it yet (or come from a cache): the month
-    // grew as much as today did since, as the server folds it into week and total.
-    function stats(keys, hit) {
+    // Everything for a visitor we do not count; after a pageview, only the figures its answer
+    // lacks (yesterday, last_week, last_month): the summary may not hold the pageview yet.
+    function stats(keys) {
       var q = '/api/stats?site=' + encodeURIComponent(site);
       if (!keys && d.querySelector('[data-visitor-stats=page_views]')) q += '&url=' + encodeURIComponent(L.href);
-      if (els().length) call(q, { credentials: 'omit' }, function (o) {
-        if (hit && hit.today > o.today) o.month += hit.today - o.today;
-        fill(o, keys);
-      });
+      if (els().length) call(q, { credentials: 'omit' }, function (o) { fill(o, keys); });
     }
     // A string body goes as text/plain: a CORS "simple" request, with no preflight.
     function send(event, then) {
@@ -79,11 +76,13 @@
       }
     }
     function pageview() {
-      var need = [];
-      for (var e = els(), i = 0; i < e.length; i++) if (HIT.indexOf(kind(e[i])) < 0) need.push(kind(e[i]));
       send('pageview', function (o) {
         fill(o);
-        if (need.length) stats(need, o);
+        for (var e = els(), i = 0, need = [], k; i < e.length; i++) {
+          k = kind(e[i]);
+          if (typeof o[k] != 'number' && /^(yesterday|last_week|last_month)$/.test(k)) need.push(k);
+        }
+        if (need.length) stats(need);
       });
     }
     // Single-page sites: one pageview per change of path or query, however many calls.

@@ -2,7 +2,9 @@
 // Renders the "Thống kê truy cập" box into every <div data-visitor-stats-widget data-site=…>.
 // It builds the box in a shadow root from one GET /api/stats: the host page's CSS cannot
 // break it, the --vs-* custom properties still reach it (they inherit through the shadow
-// boundary), and it takes the height of its rows, which an iframe cannot.
+// boundary), and it takes the height of its rows, which an iframe cannot. Its language and
+// digit grouping are the site's (the answer's display), unless data-lang / data-grouping
+// say otherwise: the same rule as the server-rendered /widget/{site}.
 // Served with comment lines and indentation stripped: keep every comment on its own line.
 (function (w, d) {
   function noop() {}
@@ -34,40 +36,54 @@
     function render(host) {
       var site = host.getAttribute('data-site');
       if (!site || host.visitorStatsBox) return;
-      var lang = host.getAttribute('data-lang') == 'en' ? 'en' : 'vi', T = LABELS[lang];
-      var sep = host.getAttribute('data-grouping') || (lang == 'en' ? ',' : '.');
+      // The last numbers this browser saw (shared with tracker.js), and the site's display as
+      // last seen (l, g), until the answer comes.
+      var key = 'vs:' + site, c = {};
+      try { c = JSON.parse(ls.getItem(key)) || c; } catch (e) {}
+      var lang = host.getAttribute('data-lang'), sep = host.getAttribute('data-grouping');
       var extra = (host.getAttribute('data-rows') || '').split(/[\s,]+/);
       var root = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
-      var box = el('section'), dl = el('dl'), cells = {}, fresh = {}, c;
+      var box = el('section'), h2 = el('h2'), dl = el('dl'), dts = {}, cells = {}, fresh = {};
+      var shown = {}, seen = c;
       host.visitorStatsBox = box;
       box.className = 'vs';
-      box.lang = lang;
-      box.setAttribute('aria-label', T.title);
-      box.appendChild(el('h2', T.title));
+      box.appendChild(h2);
       dl.setAttribute('aria-live', 'polite');
       ORDER.forEach(function (k) {
         if ((k == 'yesterday' || k == 'month') && extra.indexOf(k) < 0) return;
         var row = el('div');
         row.className = 'vs-row';
-        row.appendChild(el('dt', T[k]));
+        row.appendChild(dts[k] = el('dt'));
         row.appendChild(cells[k] = el('dd', '\u2013'));
         cells[k].setAttribute('data-key', k);
         dl.appendChild(row);
       });
       box.appendChild(dl);
-      var style = el('style', CSS);
-      root.appendChild(style);
+      root.appendChild(el('style', CSS));
       root.appendChild(box);
+      // Words and digits: the attribute's, else the site's (l, g), else Vietnamese and dots.
+      function draw() {
+        var ok = /^(vi|en)$/, l = ok.test(lang) ? lang : ok.test(seen.l) ? seen.l : 'vi', T = LABELS[l], k;
+        if (box.lang != l) {
+          box.lang = l;
+          box.setAttribute('aria-label', h2.textContent = T.title);
+          for (k in dts) dts[k].textContent = T[k];
+        }
+        for (k in cells) {
+          if (typeof shown[k] == 'number') {
+            cells[k].textContent = String(shown[k]).replace(/\B(?=(\d{3})+(?!\d))/g, sep || seen.g || '.');
+          }
+        }
+      }
       function show(o, mark) {
         for (var k in cells) {
           if (typeof o[k] != 'number' || (!mark && fresh[k])) continue;
-          cells[k].textContent = String(o[k]).replace(/\B(?=(\d{3})+(?!\d))/g, sep);
+          shown[k] = o[k];
           if (mark) fresh[k] = 1;
         }
+        draw();
       }
-      // The last numbers this browser saw (shared with tracker.js), until the answer comes.
-      try { c = JSON.parse(ls.getItem('vs:' + site)); } catch (e) {}
-      if (c) show(c);
+      show(c);
       // tracker.js's pageview answer is fresher than the summary: it wins over it.
       d.addEventListener('visitor-stats', safe(function (e) {
         if (e.detail && e.detail.site == site) show(e.detail.numbers, 1);
@@ -75,7 +91,21 @@
       if (w.fetch && api) {
         fetch(api + '/api/stats?site=' + encodeURIComponent(site), { credentials: 'omit' })
           .then(function (r) { return r.status == 200 && r.json(); })
-          .then(safe(function (o) { if (o) show(o); }))['catch'](noop);
+          .then(safe(function (o) {
+            if (!o) return;
+            var D = o.display;
+            if (D) {
+              seen = { l: D.locale, g: D.grouping };
+              // Remembered beside tracker.js's numbers, so the next page starts right.
+              try {
+                c = JSON.parse(ls.getItem(key)) || {};
+                c.l = seen.l;
+                c.g = seen.g;
+                ls.setItem(key, JSON.stringify(c));
+              } catch (e) {}
+            }
+            show(o);
+          }))['catch'](noop);
       }
     }
     function all() {

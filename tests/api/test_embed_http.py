@@ -1,6 +1,6 @@
 """The embed's HTTP contract, over ASGI on a real store: sizes, caching, the server-rendered box.
 
-(No browser here; it sits beside the browser tests because it covers the same feature.)
+Chromium's side of the same feature is in tests/browser.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import gzip
 import re
 
 import httpx
-import pytest
 
 from aggregator.rollup import run_pass
 from counter.adjustments import adjust_total
@@ -18,14 +17,6 @@ from counter.sites import Site, make_site
 from counter.store import Store
 
 GZIP = {"Accept-Encoding": "gzip"}
-
-
-@pytest.fixture
-async def site(store: Store) -> Site:
-    """The root conftest's demo site (this directory's `site` is a browser-test site id)."""
-    demo = make_site(id="demo.local", domains=["demo.local"])
-    await store.registry.put(demo)
-    return demo
 
 
 async def test_tracker_js_is_at_most_2_kb_gzipped_as_served(client: httpx.AsyncClient) -> None:
@@ -130,3 +121,45 @@ async def test_widget_page_refuses_unknown_sites_rows_and_colors(
     injected = await client.get(f"/widget/{site.id}", params={"bg": "red;}body{display:none"})
     assert injected.status_code == 400
     assert (await client.get(f"/widget/{site.id}", params={"lang": "fr"})).status_code == 400
+
+
+async def test_widget_page_prints_as_the_site_chose_unless_the_embed_asks_otherwise(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    english = make_site(id="en.example", domains=["en.example"], locale="en", grouping=",")
+    await store.registry.put(english)
+    await _box_numbers(store, clock, english.id)
+    default = (await client.get(f"/widget/{english.id}")).text
+    assert '<html lang="en">' in default
+    assert '<h2 id="vs-title">Visitor statistics</h2>' in default
+    assert '<dd data-key="total">48,812,107</dd>' in default
+    # The same overrides as widget.js's data-lang and data-grouping, each on its own.
+    asked = (await client.get(f"/widget/{english.id}", params={"lang": "vi"})).text
+    assert '<h2 id="vs-title">Thống kê truy cập</h2>' in asked
+    assert '<dd data-key="total">48,812,107</dd>' in asked
+    dots = (await client.get(f"/widget/{english.id}", params={"grouping": "."})).text
+    assert '<h2 id="vs-title">Visitor statistics</h2>' in dots
+    assert '<dd data-key="total">48.812.107</dd>' in dots
+    bad = await client.get(f"/widget/{english.id}", params={"grouping": "_"})
+    assert bad.status_code == 400
+
+
+async def test_widget_page_follows_the_display_that_api_stats_gives_widget_js(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    site = make_site(id="switch.example", domains=["switch.example"], locale="en", grouping=",")
+    await store.registry.put(site)
+    await _box_numbers(store, clock, site.id)
+    # The site goes back to Vietnamese; until the next pass, /api/stats still says English.
+    await store.registry.put(site.model_copy(update={"locale": "vi", "grouping": "."}))
+    for display, title, total in (
+        ({"locale": "en", "grouping": ","}, "Visitor statistics", "48,812,107"),
+        ({"locale": "vi", "grouping": "."}, "Thống kê truy cập", "48.812.107"),
+    ):
+        stats = (await client.get("/api/stats", params={"site": site.id})).json()
+        assert stats["display"] == display
+        page = (await client.get(f"/widget/{site.id}")).text
+        assert f'<html lang="{display["locale"]}">' in page
+        assert f'<h2 id="vs-title">{title}</h2>' in page
+        assert f'<dd data-key="total">{total}</dd>' in page
+        await run_pass(store, clock.now())

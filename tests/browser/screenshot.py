@@ -51,7 +51,7 @@ iframe {{ border: 0; width: 300px; height: 178px; }}
 #dark {{ --vs-bg: #0f172a; --vs-fg: #e2e8f0; --vs-accent: #facc15; --vs-border: #334155;
   width: 300px; }}</style></head><body><div class="row" id="shot">
 <iframe title="Thống kê truy cập" src="{api}/widget/{SITE}"></iframe>
-<div id="dark" data-visitor-stats-widget data-site="{SITE}" data-lang="en"
+<div id="dark" data-visitor-stats-widget data-site="{SITE}" data-lang="en" data-grouping=","
   data-rows="yesterday,month"></div></div>
 <script defer src="{api}/widget.js"></script></body></html>"""
     with sync_playwright() as pw:

@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     DESKTOP_UA,
     STEALTH_ARGS,
     PortalServer,
+    carry_over,
     page_html,
     snippet,
     start_chromium,
@@ -39,11 +40,6 @@ def eventually(check: Any, timeout_s: float = 15) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the condition never held")
         time.sleep(0.1)
-
-
-def carried_over(api: Service, site: str) -> None:
-    adjusted = api.cli("sites", "adjust", site, "--total", "48812107", "--reason", "old counter")
-    assert adjusted.returncode == 0, adjusted.stderr
 
 
 def shows_numbers_without_counting(api: Service, context: BrowserContext, url: str) -> None:
@@ -105,7 +101,7 @@ def test_a_prerendered_page_counts_only_when_the_visitor_opens_it(
 def test_a_browser_driven_by_automation_is_not_counted(
     api: Service, portal: PortalServer, playwright: Playwright, site: str, paths: str
 ) -> None:
-    carried_over(api, site)
+    carry_over(api, site)
     url = portal.publish(f"{paths}/page.html", page_html(snippet(api, site), BOX))
     # Playwright's defaults: --enable-automation, so navigator.webdriver is true.
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BASE_ARGS)
@@ -125,7 +121,7 @@ def test_a_browser_driven_by_automation_is_not_counted(
 def test_local_pages_are_not_counted_unless_the_snippet_allows_them(
     api: Service, portal: PortalServer, context: BrowserContext, site: str, paths: str
 ) -> None:
-    carried_over(api, site)
+    carry_over(api, site)
     local = f"http://127.0.0.1:{portal.port}"
     portal.publish(f"{paths}/dev.html", page_html(snippet(api, site), BOX))
     shows_numbers_without_counting(api, context, f"{local}{paths}/dev.html")
@@ -150,7 +146,7 @@ def test_visitors_who_ask_not_to_be_tracked_are_not_counted_but_see_the_numbers(
     tmp_path: Path,
     signal: str,
 ) -> None:
-    carried_over(api, site)
+    carry_over(api, site)
     url = portal.publish(f"{paths}/page.html", page_html(snippet(api, site), BOX))
     profile = tmp_path / "profile"
     (profile / "Default").mkdir(parents=True)
