@@ -196,10 +196,12 @@ async def record_hit(store: Store, hit: Hit) -> HitResult:
         # call (a site config refresh, the salt, the script). Cut short, a hit is spooled; if
         # its script did run after all, its id makes the replay change nothing.
         async with asyncio.timeout(store.settings.hit_budget_s):
-            return await _process(store, prepared, identify)
-    except STORE_DOWN:
-        store.outage.trip()
+            result = await _process(store, prepared, identify)
+    except STORE_DOWN as exc:
+        store.outage.failed(exc)
         return _spool(store, prepared, identify)
+    store.outage.succeeded()
+    return result
 
 
 async def replay_hit(store: Store, spooled: SpooledHit) -> HitResult:

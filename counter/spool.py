@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("visitor_stats.spool")
 
@@ -52,12 +53,27 @@ class Outage:
     answers a PING again."""
 
     COOL_DOWN_S = 1.0
+    # A refused connection trips it at once; a timed-out hit might be a busy event loop
+    # rather than a frozen store, so it takes a few in a row.
+    TIMEOUTS_TO_TRIP = 3
 
     def __init__(self) -> None:
         self._until = 0.0
+        self._timeouts = 0
 
     def trip(self) -> None:
         self._until = time.monotonic() + self.COOL_DOWN_S
+
+    def failed(self, error: BaseException) -> None:
+        if isinstance(error, TimeoutError | RedisTimeoutError):
+            self._timeouts += 1
+            if self._timeouts < self.TIMEOUTS_TO_TRIP:
+                return
+        self._timeouts = 0
+        self.trip()
+
+    def succeeded(self) -> None:
+        self._timeouts = 0
 
     def close(self) -> None:
         self._until = 0.0

@@ -45,6 +45,12 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
         key_prefix=f"t{secrets.token_hex(6)}",
         data_dir=tmp_path / "var",
         admin_token="test-admin-token-0123456789",
+        # In-process tests run the client and the app on one event loop, with bursts of a
+        # hundred requests on a busy CI machine: loop lag, not the store, would overrun the
+        # production budget and spool. The budget itself is tested in tests/faults and the
+        # ledger test, with the production defaults.
+        redis_timeout_s=2.0,
+        hit_budget_s=3.0,
     )
 
 
