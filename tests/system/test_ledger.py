@@ -32,7 +32,7 @@ class Ledger:
         self.slowest = 0.0
         self.statuses: dict[int, int] = {}
 
-    def hit(self) -> None:
+    def hit(self) -> int:
         self.sent += 1
         n = self.sent
         started = time.perf_counter()
@@ -49,10 +49,15 @@ class Ledger:
         self.statuses[answer.status_code] = self.statuses.get(answer.status_code, 0) + 1
         if answer.status_code in (200, 202):
             self.acknowledged += 1
+        return answer.status_code
 
     def burst(self, count: int) -> None:
         for _ in range(count):
             self.hit()
+
+    def until_counted(self, at_most: int) -> bool:
+        """Hits until one is answered 200 (counted, not spooled) again."""
+        return any(self.hit() == 200 for _ in range(at_most))
 
     def for_seconds(self, seconds: float, at_most: int = 2000) -> None:
         deadline = time.monotonic() + seconds
@@ -82,6 +87,9 @@ def test_counted_equals_acknowledged_through_freeze_kill_and_flush(
         finally:
             os.kill(store.process.pid, signal.SIGCONT)
         frozen_slowest = ledger.slowest
+        thawed = time.monotonic()
+        counted_again = ledger.until_counted(at_most=2000)  # the breaker closes, replay runs
+        recovery_s = time.monotonic() - thawed
         ledger.burst(40)
 
         store.process.kill()  # kill -9, then a restart from its AOF
@@ -105,10 +113,15 @@ def test_counted_equals_acknowledged_through_freeze_kill_and_flush(
         )
         assert 5 not in {code // 100 for code in ledger.statuses}, ledger.statuses
         assert frozen_slowest < BUDGET_S, f"a hit waited {frozen_slowest:.3f} s on a frozen store"
+        # Counted again within about a second of SIGCONT (breaker cool-down, replayer tick).
+        assert counted_again
+        assert recovery_s < 2.0, f"counted again only {recovery_s:.2f} s after SIGCONT"
         assert ledger.statuses.get(202, 0) > 0  # the freeze and the kill were really felt
         assert final["pageviews"]["total"] == ledger.acknowledged
         print(
-            f"ledger: sent {ledger.sent}, acknowledged {ledger.acknowledged}, {ledger.statuses}, slowest while frozen {frozen_slowest * 1000:.0f} ms"
+            f"ledger: sent {ledger.sent}, acknowledged {ledger.acknowledged}, {ledger.statuses},"
+            f" slowest while frozen {frozen_slowest * 1000:.0f} ms,"
+            f" counted again {recovery_s * 1000:.0f} ms after SIGCONT"
         )
         assert ledger.acknowledged >= 170
         ledger.client.close()
