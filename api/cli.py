@@ -94,8 +94,10 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    """After uvicorn's graceful shutdown: leave through `finally` (stop the aggregator and the
+    store), and exit 0, since stopping on request is a success."""
+    raise SystemExit(0)
 
 
 @app.command()
@@ -132,6 +134,7 @@ def serve(
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
     # aggregator and the embedded store below are stopped in order.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     try:
         # No access log: it would write client addresses, which visitor-stats never keeps.
         uvicorn.run(

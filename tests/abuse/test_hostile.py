@@ -83,11 +83,19 @@ ATTACKS = [
     Attack("long site", 400, json=body(site="a" * 101), detail="longer than"),
     Attack("unknown site", 404, json=body(site="nope.local"), detail="unknown site"),
     # content types
+    # `curl -d '{...}'` sends form-urlencoded: the JSON body is read all the same.
     Attack(
-        "form type",
-        415,
+        "curl's default type",
+        200,
         content=GOOD,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Attack(
+        "a real form",
+        400,
+        content=b"site=demo.local&url=%2Fa",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        detail="JSON",
     ),
     Attack(
         "multipart type",
