@@ -24,6 +24,8 @@ async def hit(
     event: Event = Event.pageview,
     origin: str = "https://demo.local",
     purpose: str | None = None,
+    referrer: str | None = None,
+    opt_out: bool = False,
 ) -> HitResult:
     return await record_hit(
         store,
@@ -35,6 +37,8 @@ async def hit(
             origin=origin,
             event=event,
             purpose=purpose,
+            referrer=referrer,
+            opt_out=opt_out,
         ),
     )
 

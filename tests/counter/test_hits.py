@@ -7,7 +7,7 @@ import pytest
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
 from counter.errors import InvalidInput, OriginRejected, UnknownSite
-from counter.hits import Event, Hit, record_hit
+from counter.hits import Event
 from counter.keys import validate_site_id
 from counter.sites import Site
 from counter.stats import read_stats
@@ -272,17 +272,7 @@ async def test_rate_key_expires_by_itself(store: Store, site: Site, clock: FakeC
 
 
 async def test_opted_out_visitor_is_excluded_as_opt_out(store: Store, site: Site) -> None:
-    result = await record_hit(
-        store,
-        Hit(
-            site="demo.local",
-            url="/a",
-            client_ip="198.51.100.1",
-            user_agent=BROWSER_A,
-            origin="https://demo.local",
-            opt_out=True,
-        ),
-    )
+    result = await hit(store, opt_out=True)
     assert (result.counted, result.excluded) == (False, "opt_out")
     assert await _day_row(store, site, "pageviews") == {}
     assert await store.redis.zcard(store.keys.site(site.id).last_seen) == 0
@@ -307,17 +297,7 @@ async def test_opted_out_visitor_is_excluded_as_opt_out(store: Store, site: Site
 async def test_referrer_spam_is_excluded_as_spam(
     store: Store, site: Site, referrer: str, spam: bool
 ) -> None:
-    result = await record_hit(
-        store,
-        Hit(
-            site="demo.local",
-            url="/a",
-            client_ip="198.51.100.1",
-            user_agent=BROWSER_A,
-            origin="https://demo.local",
-            referrer=referrer,
-        ),
-    )
+    result = await hit(store, referrer=referrer)
     assert result.counted is not spam
     assert result.excluded == ("spam" if spam else None)
 
@@ -354,17 +334,7 @@ async def test_exclusions_by_reason_reach_the_summary(
     await hit(store)
     await hit(store)
     await hit(store, ua="")
-    await record_hit(
-        store,
-        Hit(
-            site="demo.local",
-            url="/a",
-            client_ip="198.51.100.2",
-            user_agent=BROWSER_B,
-            origin="https://demo.local",
-            opt_out=True,
-        ),
-    )
+    await hit(store, ip="198.51.100.2", ua=BROWSER_B, opt_out=True)
     await run_pass(store, clock.now())
     summary = await read_stats(store, "demo.local")
     assert summary["excluded"] == {
