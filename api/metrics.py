@@ -137,7 +137,12 @@ class ApiMetrics:
         )
         self.hits_dropped = Counter(
             "visitor_stats_hits_dropped_total",
-            "Accepted hits that were lost: the store was unreachable and the spool was full.",
+            "Hits refused (503): the store was unreachable and the spool was full.",
+            registry=r,
+        )
+        self.spool_replayed = Counter(
+            "visitor_stats_spool_replayed_total",
+            "Spooled hits handed to the store once it answered again (each once).",
             registry=r,
         )
         common = process_metrics(r)
@@ -153,7 +158,11 @@ class ApiMetrics:
         return registry
 
     def observe_hit(self, site: str | None, outcome: str) -> None:
-        """The store's ``on_outcome`` hook: every hit's fate, once."""
+        """The store's ``on_outcome`` hook: every hit's fate, once (a spooled hit's replay is
+        counted apart, its fate then under its outcome)."""
+        if outcome == "replayed":
+            self.spool_replayed.inc()
+            return
         self.hits.labels(site or "", outcome).inc()
         if outcome == "dropped":
             self.hits_dropped.inc()

@@ -22,6 +22,7 @@ async def _replay_one(store: Store, spooled: SpooledHit) -> None:
     # the checks): it is done, like a counted one.
     with contextlib.suppress(UnknownSite, OriginRejected, InvalidInput):
         await replay_hit(store, spooled)
+    store.observe(None, "replayed")
 
 
 async def replay_spool(store: Store) -> int:

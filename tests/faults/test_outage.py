@@ -91,6 +91,9 @@ async def test_hits_while_the_store_is_down_are_spooled_and_counted_once_it_is_b
     await tick(store)
     assert await counted(store) == 10
     assert store.spool.pending == 0
+    scrape = (await http.get("/metrics")).text
+    assert "visitor_stats_spool_replayed_total 7.0" in scrape
+    assert "visitor_stats_spool_hits 0.0" in scrape
     await tick(store)  # nothing left; a second round changes nothing
     assert await counted(store) == 10
 

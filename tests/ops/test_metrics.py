@@ -107,6 +107,7 @@ async def test_an_unreachable_store_is_counted_as_errors_and_down(
     assert value(found, "visitor_stats_redis_up") == 0
     assert value(found, "visitor_stats_redis_errors_total", error="connection") >= 1
     assert value(found, "visitor_stats_spool_hits") == 1
+    assert value(found, "visitor_stats_spool_replayed_total") == 0
     # The app never saw the site before the store went: no label from an unchecked id.
     assert value(found, "visitor_stats_hits_total", site="", outcome="spooled") == 1
     assert value(found, DURATION, route="/api/hit", method="POST", status_class="2xx") == 1
