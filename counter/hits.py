@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -355,8 +355,3 @@ async def _count(
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def summary_max_age(interval_s: float) -> timedelta:
-    """A summary older than this is marked stale: three missed passes, at least 15 s."""
-    return timedelta(seconds=max(15.0, 3 * interval_s))

@@ -8,10 +8,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from counter.errors import InvalidInput, StoreUnavailable
-from counter.hits import summary_max_age
 from counter.periods import Periods, days_between
 from counter.store import Store
-from counter.summary import decode_summary, empty_summary, is_stale
+from counter.summary import decode_summary, empty_summary, is_stale, summary_max_age
 from counter.urls import normalize_path
 
 MAX_HISTORY_DAYS = 3660

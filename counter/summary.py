@@ -220,3 +220,8 @@ def is_stale(summary: dict[str, Any], now: datetime, max_age: timedelta) -> bool
     if not updated:
         return True
     return now - datetime.fromisoformat(updated) > max_age
+
+
+def summary_max_age(interval_s: float) -> timedelta:
+    """A summary older than this is marked stale: three missed passes, at least 15 s."""
+    return timedelta(seconds=max(15.0, 3 * interval_s))
