@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -32,6 +32,7 @@ from counter.clock import Clock, FakeClock, SystemClock
 from counter.embedded import EmbeddedRedis
 from counter.errors import VisitorStatsError
 from counter.history import CSV_FIELDS, import_rows, parse_csv
+from counter.periods import local_date
 from counter.settings import Settings
 from counter.sites import Measure, make_site
 from counter.stats import parse_day, read_history, read_stats
@@ -336,10 +337,6 @@ def export_command(
         raise typer.BadParameter("--format must be csv or json")
 
     async def work(store: Store) -> list[dict[str, Any]]:
-        from datetime import timedelta
-
-        from counter.periods import local_date
-
         s = await store.sites.get(site)
         today = local_date(store.clock.now(), s.tz)
         end = parse_day(last, "--to") if last else today
