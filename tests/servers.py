@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -30,6 +31,26 @@ def _is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def wait_until_answers(
+    port: int, process: subprocess.Popen[bytes], ready: Callable[[redis.Redis], object], what: str
+) -> None:
+    """Poll the server on ``port`` until ``ready(client)`` is truthy; fail if it exits or 10 s pass."""
+    client = redis.Redis(port=port, socket_timeout=0.5)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                if ready(client):
+                    return
+            except redis.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.02)
+    finally:
+        client.close()
 
 
 def free_cluster_port() -> int:
@@ -80,17 +101,7 @@ class ValkeyProcess:
             ],
             stdin=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("valkey-server did not start") from None
-                time.sleep(0.02)
-        client.close()
+        wait_until_answers(self.port, self.process, lambda c: c.ping(), "valkey-server")
         return self
 
     def stop(self) -> None:
@@ -203,18 +214,12 @@ class ValkeySentinel:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name):
-                    break
-            except redis.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("sentinel did not start")
-            time.sleep(0.02)
-        client.close()
+        wait_until_answers(
+            self.port,
+            self.process,
+            lambda c: c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name),
+            "sentinel",
+        )
         return self
 
     def stop(self) -> None:
