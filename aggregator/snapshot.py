@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from counter.store import Store
 
 log = logging.getLogger("visitor_stats.aggregator")
 
+SNAPSHOTS_PER_PASS_AT_LEAST = 25
 SNAPSHOT_HASHES = ("totals", "offsets", "pageviews", "visits", "visitors", "page_views")
 
 
@@ -69,6 +71,7 @@ class Snapshots:
         self.store = store
         self.directory = directory
         self._written: dict[str, bytes] = {}  # site -> the fingerprint last written
+        self._written_at: dict[str, float] = {}  # site -> when (clock, Unix s) it was written
         self._manifest: dict[str, Any] | None = None
 
     # -- files -----------------------------------------------------------------------------
@@ -164,9 +167,29 @@ class Snapshots:
 
     # -- write -----------------------------------------------------------------------------
     async def write(self, sites: list[Site], fingerprints: dict[str, bytes]) -> int:
-        """Snapshot the sites whose fingerprint (their totals and config) changed."""
+        """Snapshot the sites whose fingerprint (their totals and config) changed.
+
+        A snapshot re-reads the site's whole history and page views, so a changed site is
+        written at most every ``snapshot_interval_s``, and one pass writes only its share of
+        the sites (the longest unwritten first): on a busy network every site changes every
+        pass, and writing them all each time would cost more than the pass itself.
+        """
         manifest = self.manifest() or {"epoch": await self._store_epoch_id(), "generation": 0}
-        changed = [s for s in sites if self._written.get(s.id) != fingerprints.get(s.id)]
+        settings = self.store.settings
+        now = self.store.clock.now().timestamp()
+        due = sorted(
+            (
+                s
+                for s in sites
+                if self._written.get(s.id) != fingerprints.get(s.id)
+                and now - self._written_at.get(s.id, -math.inf) >= settings.snapshot_interval_s
+            ),
+            key=lambda s: self._written_at.get(s.id, -math.inf),
+        )
+        share = math.ceil(
+            len(sites) * settings.aggregate_interval_s / max(settings.snapshot_interval_s, 1e-9)
+        )
+        changed = due[: max(SNAPSHOTS_PER_PASS_AT_LEAST, share)]
         registry_changed = sorted(s.id for s in sites) != manifest.get("sites")
         if not changed and not registry_changed:
             return 0
@@ -194,6 +217,7 @@ class Snapshots:
             }
             write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
             self._written[site.id] = fingerprints.get(site.id, b"")
+            self._written_at[site.id] = now
         manifest = {
             "epoch": manifest["epoch"],
             "generation": generation,

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     session_timeout_s: int = Field(default=1800, ge=60, le=86400)
     aggregate_interval_s: float = Field(default=5, gt=0, le=3600)
     closed_day_grace_s: int = Field(default=2 * 86400, ge=0)
+    # How often a changed site's durable snapshot is rewritten at most: after a FLUSHALL, hits
+    # of up to this long before it can be missing (the store itself lost them).
+    snapshot_interval_s: float = Field(default=30, ge=0, le=3600)
 
     spool_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     hit_id_ttl_s: int = Field(default=900, ge=60, le=86400)

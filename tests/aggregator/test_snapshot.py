@@ -11,7 +11,7 @@ from aggregator.rollup import run_pass
 from aggregator.snapshot import Snapshots
 from counter.adjustments import adjust_total
 from counter.clock import FakeClock
-from counter.sites import Site
+from counter.sites import Site, make_site
 from counter.store import Store
 from tests.helpers import hit
 
@@ -33,6 +33,7 @@ async def totals(store: Store, clock: FakeClock, snapshots: Snapshots) -> dict[s
 
 @pytest.fixture
 def snapshots(store: Store, tmp_path: Path) -> Snapshots:
+    store.settings.snapshot_interval_s = 0  # every change, every pass (the spreading is below)
     return Snapshots(store, tmp_path / "snapshot")
 
 
@@ -113,3 +114,23 @@ async def test_snapshots_are_written_atomically_and_only_when_figures_change(
     snap = snapshots.site_snapshot("demo.local")
     assert snap is not None
     assert snap["totals"]["pageviews"] == 3
+
+
+async def test_snapshots_are_spread_over_the_interval_on_a_busy_network(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    store.settings.snapshot_interval_s = 30
+    store.settings.aggregate_interval_s = 5
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    for n in range(60):
+        await store.registry.put(make_site(id=f"s{n}.vn", domains=[f"s{n}.vn"]))
+        await hit(store, site=f"s{n}.vn", origin=f"https://s{n}.vn")
+    written = []
+    for _ in range(4):
+        written.append((await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written)
+        clock.advance(seconds=5)
+    assert written == [25, 25, 10, 0]  # at least 25 a pass, every site once
+    await hit(store, site="s0.vn", origin="https://s0.vn")  # changed, but written 20 s ago
+    assert (await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written == 0
+    clock.advance(seconds=10)
+    assert (await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written == 1

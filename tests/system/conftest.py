@@ -29,6 +29,7 @@ class Service:
             **inherited,
             "VISITOR_STATS_DATA_DIR": str(data_dir),
             "VISITOR_STATS_AGGREGATE_INTERVAL_S": "0.2",
+            "VISITOR_STATS_SNAPSHOT_INTERVAL_S": "0",
             **(env or {}),
         }
         self.log = data_dir.parent / f"serve-{self.port}.log"
