@@ -52,6 +52,17 @@ ERROR_MODEL = {
 }
 
 
+def error_answer(exc: Exception) -> tuple[int, str]:
+    """The status and ``detail`` for a domain error or a store error; 500 for anything else
+    (whose message is never shown: it could quote a request's values)."""
+    if isinstance(exc, VisitorStatsError):
+        return STATUS.get(type(exc), 400), str(exc)
+    if isinstance(exc, RedisError):
+        log.error("store error: %s", type(exc).__name__)
+        return 503, "the store is unavailable; try again shortly"
+    return 500, "internal error"
+
+
 def responses(*codes: int) -> dict[int | str, dict[str, object]]:
     descriptions = {
         400: "Malformed request",
@@ -134,31 +145,30 @@ def document_validation_as_400(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, extra_paths: dict[str, Any]) -> None:
+    """Map errors to answers, and describe ``extra_paths`` (routes served outside FastAPI's
+    routing, as raw OpenAPI path items) in the app's schema beside its own routes."""
     redact_logged_exceptions()
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_validation_as_400(generate())
+            schema = generate()
+            schema["paths"] = {**extra_paths, **schema.get("paths", {})}
+            app.openapi_schema = document_validation_as_400(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(VisitorStatsError)
-    async def _domain(_: Request, exc: VisitorStatsError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=STATUS.get(type(exc), 400))
+    @app.exception_handler(RedisError)
+    async def _mapped(_: Request, exc: Exception) -> JSONResponse:
+        status, detail = error_answer(exc)
+        return JSONResponse({"detail": detail}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=400)
-
-    @app.exception_handler(RedisError)
-    async def _store(_: Request, exc: RedisError) -> JSONResponse:
-        log.error("store error: %s", type(exc).__name__)
-        return JSONResponse(
-            {"detail": "the store is unavailable; try again shortly"}, status_code=503
-        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,8 @@
-"""A JSON response rendered by orjson (the hot routes answer pre-shaped dicts)."""
+"""A JSON response rendered by orjson, and the ETag of a rendered body."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -13,3 +14,12 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+# A CDN or browser may reuse a stats answer a few seconds: the summary changes once a pass.
+STATS_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag of a rendered answer."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     online_window_s: int = Field(default=300, ge=30, le=3600)
     session_timeout_s: int = Field(default=1800, ge=60, le=86400)
     aggregate_interval_s: float = Field(default=5, gt=0, le=3600)
+    # A worker answers /api/stats from its own last read for this long (0: read every time).
+    # The summary changes once an aggregation pass, and the answer may be cached for 5 s
+    # downstream anyway; one read a second per site and page keeps the store out of it.
+    stats_cache_s: float = Field(default=1, ge=0, le=60)
     closed_day_grace_s: int = Field(default=2 * 86400, ge=0)
     # How often a changed site's durable snapshot is rewritten at most: after a FLUSHALL, hits
     # of up to this long before it can be missing (the store itself lost them).

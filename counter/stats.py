@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -22,29 +22,35 @@ LAST_ANSWERS = 10_000
 async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict[str, Any]:
     """What ``GET /api/stats`` answers: the summary, its staleness, and a page's views.
 
+    An answer read less than ``stats_cache_s`` ago is given again without asking the store.
     While the store does not answer, the last answer this process gave is served again,
     marked ``"stale": true``; with none at hand, StoreUnavailable.
     """
+    now = store.clock.now()
+    key = (site_id.strip().lower(), url)
+    last = store.last_answers.get(key)
+    if last is not None and timedelta(0) <= now - last[0] < timedelta(
+        seconds=store.settings.stats_cache_s
+    ):
+        return last[1]
     try:
-        answer = await _read_stats(store, site_id, url)
+        answer = await _read_stats(store, site_id, url, now)
     except RedisError:
-        last = store.last_answers.get((site_id.strip().lower(), url))
         if last is None:
             raise StoreUnavailable(
                 "the store is unavailable and no earlier answer is at hand"
             ) from None
-        return {**last, "stale": True}
-    store.last_answers[(answer["site"], url)] = answer
-    store.last_answers.move_to_end((answer["site"], url))
+        return {**last[1], "stale": True}
+    store.last_answers[key] = (now, answer)
+    store.last_answers.move_to_end(key)
     while len(store.last_answers) > LAST_ANSWERS:
         store.last_answers.popitem(last=False)
     return answer
 
 
-async def _read_stats(store: Store, site_id: str, url: str | None) -> dict[str, Any]:
+async def _read_stats(store: Store, site_id: str, url: str | None, now: datetime) -> dict[str, Any]:
     site = await store.sites.get(site_id)
     keys = store.keys.site(site.id)
-    now = store.clock.now()
     path = normalize_path(url, site.keep_query) if url is not None else None
     async with store.redis.pipeline(transaction=False) as pipe:
         pipe.get(keys.summary)

@@ -172,8 +172,9 @@ class Store:
     registry: SiteRegistry = field(init=False)
     sites: SiteCache = field(init=False)
     salts: SaltBook = field(init=False)
-    # The last /api/stats answer per (site, page): served, marked stale, while the store is down.
-    last_answers: OrderedDict[tuple[str, str | None], dict[str, Any]] = field(
+    # The last /api/stats answer per (site, page) and when it was read: given again for
+    # ``stats_cache_s``, and served, marked stale, while the store is down.
+    last_answers: OrderedDict[tuple[str, str | None], tuple[datetime, dict[str, Any]]] = field(
         init=False, default_factory=OrderedDict
     )
     # The outage spool (the API sets it up; without one, a store error reaches the caller).

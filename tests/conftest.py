@@ -95,7 +95,7 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over ASGI, its lifespan run, on the same store and clock as ``store``."""
     app = create_app(settings, clock)
-    async with app.router.lifespan_context(app):
+    async with app.fastapi.router.lifespan_context(app.fastapi):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:
             yield http

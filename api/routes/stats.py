@@ -1,8 +1,8 @@
-"""Reading the numbers: ``GET /api/stats`` and ``GET /api/stats/history``."""
+"""Reading the numbers: ``GET /api/stats/history`` and the adjustments ledger
+(``GET /api/stats`` is on the hot path, :mod:`api.hotpath`)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 import orjson
@@ -11,14 +11,11 @@ from starlette.responses import Response
 
 from api.deps import StoreDep
 from api.errors import responses
-from api.responses import JSONResponse
+from api.responses import STATS_CACHE_CONTROL, JSONResponse, etag_of
 from counter.adjustments import list_adjustments
-from counter.stats import parse_day, read_history, read_stats
+from counter.stats import parse_day, read_history
 
 router = APIRouter(tags=["stats"])
-
-# A CDN or browser may reuse an answer a few seconds: the summary changes once a pass anyway.
-CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 SiteQuery = Annotated[
     str, Query(max_length=100, description="site id, e.g. svhttdl.travinh.gov.vn")
@@ -27,23 +24,11 @@ SiteQuery = Annotated[
 
 def _cached_json(request: Request, content: object) -> Response:
     body = orjson.dumps(content)
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    etag = etag_of(body)
+    headers = {"Cache-Control": STATS_CACHE_CONTROL, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
-
-
-@router.get(
-    "/api/stats", summary="The box's numbers for a site", responses=responses(400, 404, 503)
-)
-async def get_stats(
-    request: Request,
-    store: StoreDep,
-    site: SiteQuery,
-    url: Annotated[str | None, Query(max_length=2048, description="a page, for its views")] = None,
-) -> Response:
-    return _cached_json(request, await read_stats(store, site, url))
 
 
 @router.get(

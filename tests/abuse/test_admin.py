@@ -30,7 +30,7 @@ async def tokenless_client(
     settings: Settings, clock: FakeClock, store: Store
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"admin_token": None}), clock)
-    async with app.router.lifespan_context(app):
+    async with app.fastapi.router.lifespan_context(app.fastapi):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:
             yield http

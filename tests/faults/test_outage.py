@@ -42,8 +42,8 @@ async def app_client(
         redis_url=own_store.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path / "var"
     )
     app = create_app(settings, clock)
-    async with app.router.lifespan_context(app):
-        store: Store = app.state.store
+    async with app.fastapi.router.lifespan_context(app.fastapi):
+        store: Store = app.fastapi.state.store
         await store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:

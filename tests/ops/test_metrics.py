@@ -93,7 +93,7 @@ async def test_an_unreachable_store_is_counted_as_errors_and_down(
     settings = Settings(redis_url=server.url, key_prefix="tdeadstore01", data_dir=tmp_path / "var")
     app = create_app(settings, clock)
     try:
-        async with app.router.lifespan_context(app):
+        async with app.fastapi.router.lifespan_context(app.fastapi):
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
                 assert (
