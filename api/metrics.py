@@ -53,6 +53,7 @@ REDIS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Paths left out of the request metrics: a scrape must not change what the next one reads.
 UNTIMED_PATHS = frozenset({"/metrics"})
+CONNECT_QUALNAME = "AbstractConnection.connect"
 LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 T = TypeVar("T")
@@ -124,8 +125,7 @@ class ApiMetrics:
         )
         self.redis_duration = Histogram(
             "visitor_stats_redis_call_duration_seconds",
-            "Time of one call to the store (a command, a pipeline or a connection attempt), "
-            "retries included.",
+            "Time of one round trip to the store (a command or a pipeline), retries included.",
             buckets=REDIS_BUCKETS,
             registry=r,
         )
@@ -235,6 +235,10 @@ class InstrumentedRetry(Retry):
             metrics.redis_errors.labels(store_error_kind(error)).inc()
             return await fail(error, *count)
 
+        # redis-py runs Connection.connect through this hook before every command, a no-op
+        # when the connection is up: timing it would count each round trip twice, once at ~0 s.
+        # Its errors still count, and it still tells whether the store is up.
+        connecting = getattr(do, "__qualname__", "").startswith(CONNECT_QUALNAME)
         started = time.perf_counter()
         try:
             result = await super().call_with_retry(
@@ -250,7 +254,8 @@ class InstrumentedRetry(Retry):
             metrics.redis_up.set(1)
             raise
         finally:
-            metrics.redis_duration.observe(time.perf_counter() - started)
+            if not connecting:
+                metrics.redis_duration.observe(time.perf_counter() - started)
         metrics.redis_up.set(1)
         return result
 

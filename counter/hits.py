@@ -296,7 +296,7 @@ async def _count(
     now_ms = int(now.timestamp() * 1000)
     minute = now_ms // (RATE_WINDOW_S * 1000)
     limits = store.settings
-    raw = await store.scripts.record_hit(
+    raw = await store.record_hit(
         keys=[
             keys.last_seen,
             keys.pageviews_by_day,

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from counter.clock import Clock
+from counter.coalesce import Coalescer
 from counter.embedded import EmbeddedRedis
 from counter.errors import UnknownSite
 from counter.keys import Keys, validate_site_id
@@ -172,6 +173,8 @@ class Store:
     registry: SiteRegistry = field(init=False)
     sites: SiteCache = field(init=False)
     salts: SaltBook = field(init=False)
+    # record_hit.lua, with the calls of one event-loop turn sent as one pipeline.
+    record_hit: Coalescer = field(init=False)
     # The last /api/stats answer per (site, page) and when it was read: given again for
     # ``stats_cache_s``, and served, marked stale, while the store is down.
     last_answers: OrderedDict[tuple[str, str | None], tuple[datetime, dict[str, Any]]] = field(
@@ -199,6 +202,7 @@ class Store:
         self.registry = SiteRegistry(self.redis, self.keys)
         self.sites = SiteCache(self.registry, self.clock)
         self.salts = SaltBook()
+        self.record_hit = Coalescer(self.redis, self.scripts.record_hit)
 
     async def aclose(self) -> None:
         await self.redis.aclose()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import orjson
 import pytest
@@ -9,6 +11,9 @@ from counter.clock import FakeClock
 from counter.sites import Site
 from counter.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, GOOGLEBOT, post_hit
+from tests.ops.conftest import samples, value
+
+STORE_CALLS = "visitor_stats_redis_call_duration_seconds_count"
 
 
 async def pageviews_today(store: Store, site: Site) -> int:
@@ -30,6 +35,30 @@ async def test_pageview_answers_the_box_and_its_page_views(
         "total": 1,
     }
     assert answer.headers["cache-control"] == "no-store"
+
+
+async def store_calls(client: httpx.AsyncClient) -> float:
+    """Round trips the app made to the store: every command or pipeline it sent, as timed by
+    its own instrumentation of the client (a scrape makes none)."""
+    return value(samples((await client.get("/metrics")).text), STORE_CALLS)
+
+
+async def test_a_hit_is_one_round_trip_and_hits_arriving_together_share_one(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    assert (await post_hit(client)).status_code == 200  # the site's config and salt, cached
+    before = await store_calls(client)
+    assert (await post_hit(client, ua=BROWSER_B)).status_code == 200
+    assert await store_calls(client) - before == 1
+
+    before = await store_calls(client)
+    answers = await asyncio.gather(
+        *(post_hit(client, f"https://demo.local/p{i}", ua=f"{BROWSER_A} n{i}") for i in range(20))
+    )
+    assert {a.status_code for a in answers} == {200}
+    assert sorted(a.json()["page_views"] for a in answers) == [1] * 20
+    assert await store_calls(client) - before < 20
+    assert await pageviews_today(store, site) == 22
 
 
 async def test_send_beacon_text_plain_body_is_accepted(
