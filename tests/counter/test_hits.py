@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -346,3 +347,26 @@ async def test_exclusions_by_reason_reach_the_summary(
         "spam": 0,
         "opt_out": 1,
     }
+
+
+async def test_hits_recorded_together_each_get_their_own_answer(store: Store, site: Site) -> None:
+    results = await asyncio.gather(
+        *(hit(store, "/shared", ua=f"{BROWSER_A} n{i}") for i in range(25)),
+        *(hit(store, f"/own{i}", ua=f"{BROWSER_B} n{i}") for i in range(5)),
+    )
+    assert all(r.counted for r in results)
+    # Each hit saw the page's views as its own script left them: 1..25 on the shared page.
+    assert sorted(r.box["page_views"] for r in results[:25]) == list(range(1, 26))
+    assert [r.box["page_views"] for r in results[25:]] == [1] * 5
+    assert await _day_row(store, site, "visits") == {"2026-11-25": 30}
+
+
+async def test_a_hit_is_counted_after_the_store_forgot_its_scripts(
+    store: Store, site: Site
+) -> None:
+    assert (await hit(store, "/a")).counted
+    await store.redis.script_flush()  # as after a restart: the script cache is empty
+    together = await asyncio.gather(hit(store, "/a", ua=BROWSER_B), hit(store, "/a", ua=GOOGLEBOT))
+    assert together[0].counted and together[0].box["page_views"] == 2
+    assert together[1].excluded is not None
+    assert await _day_row(store, site, "pageviews") == {"2026-11-25": 2}
