@@ -22,16 +22,17 @@ LAST_ANSWERS = 10_000
 async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict[str, Any]:
     """What ``GET /api/stats`` answers: the summary, its staleness, and a page's views.
 
-    An answer read less than ``stats_cache_s`` ago is given again without asking the store.
+    An answer read less than ``stats_cache_s`` ago (and never longer than one aggregation
+    interval, so no pass is skipped over) is given again without asking the store.
     While the store does not answer, the last answer this process gave is served again,
     marked ``"stale": true``; with none at hand, StoreUnavailable.
     """
     now = store.clock.now()
     key = (site_id.strip().lower(), url)
     last = store.last_answers.get(key)
-    if last is not None and timedelta(0) <= now - last[0] < timedelta(
-        seconds=store.settings.stats_cache_s
-    ):
+    settings = store.settings
+    fresh_for = timedelta(seconds=min(settings.stats_cache_s, settings.aggregate_interval_s))
+    if last is not None and timedelta(0) <= now - last[0] < fresh_for:
         return last[1]
     try:
         answer = await _read_stats(store, site_id, url, now)
