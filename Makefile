@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint bench system-deps
+.PHONY: run test test-redis lint bench system-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# The same suite against Debian's redis-server 7 instead of the embedded Valkey (CI runs both).
+test-redis: $(STAMP) system-deps
+	scripts/with-redis $(BIN)/pytest
+
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.hits
 	$(BIN)/python -m bench.shard
