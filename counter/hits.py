@@ -265,6 +265,11 @@ async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, st
         raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
     try:
         path = normalize_path(p.url, site.keep_query)
+        url_host = host_of(p.url)  # None for a bare path
+        if url_host is not None and not site.allows_host(url_host):
+            raise InvalidInput(
+                f"url host {url_host[:100]!r} is not one of the domains of site {site.id!r}"
+            )
     except InvalidInput:
         await _record_exclusion(store, site, Exclusion.invalid, at=p.at)
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 import pytest
 
@@ -100,6 +102,31 @@ async def test_views_of_one_article_land_on_one_path_through_the_api(
         assert answer.status_code == 200
     views = await store.redis.hgetall(store.keys.site(site.id).page_views)
     assert views == {"/tin-t\u00fac/".encode(): b"3"}
+
+
+async def test_a_url_on_another_host_is_refused_and_counted_invalid(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    for url in ("https://evil.example/a", "//evil.example/a", "https://demo.local.evil.example/a"):
+        answer = await client.post(
+            "/api/hit",
+            json={"site": "demo.local", "url": url},
+            headers={"Origin": "https://demo.local", "User-Agent": BROWSER_A},
+        )
+        assert answer.status_code == 400
+        assert "evil.example" in answer.json()["detail"]
+    # The site's own hosts, subdomains included (its domains say *.demo.local), still count.
+    for url in ("https://www.demo.local/a", "https://DEMO.local./a", "/a"):
+        answer = await client.post(
+            "/api/hit",
+            json={"site": "demo.local", "url": url},
+            headers={"Origin": "https://demo.local", "User-Agent": BROWSER_A},
+        )
+        assert answer.status_code == 200, url
+    keys = store.keys.site(site.id)
+    assert await store.redis.hgetall(keys.page_views) == {b"/a": b"3"}
+    excluded = await store.redis.hgetall(keys.excluded(date(2026, 11, 25)))
+    assert excluded == {b"invalid": b"3"}
 
 
 async def test_head_on_the_pixel_is_405_and_records_nothing(
