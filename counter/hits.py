@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from counter.bots import is_bot
 from counter.errors import InvalidInput, OriginRejected, StoreUnavailable, UnknownSite
-from counter.periods import Periods, local_date, month_start, seconds_until_end_of_day, week_start
+from counter.periods import Periods, local_date, seconds_until_end_of_day
 from counter.sites import Site
 from counter.spam import is_spam_referrer
 from counter.spool import SpooledHit
@@ -291,18 +291,32 @@ async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, st
     return result
 
 
-async def _count(
-    store: Store, site: Site, p: Prepared, path: str, identity: tuple[str, str]
-) -> HitResult:
-    now = p.at
-    visitor, address = identity
+@dataclass(frozen=True, slots=True)
+class HitMinute:
+    """What every hit of one site in one minute shares: its local day, the keys of
+    ``record_hit.lua`` and the exclusion counts' TTL. A minute never spans local midnight (zone
+    offsets are whole minutes), so the day holds for all of it; the TTL, made at the minute's
+    first hit, runs at most a minute long, on three days."""
+
+    site: Site
+    minute: int
+    today: str  # the local date, ISO
+    keys: tuple[str, ...]
+    excluded_ttl_s: int
+
+
+def _minute_of(store: Store, site: Site, now: datetime, minute: int) -> HitMinute:
+    """The site's current :class:`HitMinute`, made once a minute (and when its config changes)."""
+    known = store.hit_minutes.get(site.id)
+    if known is not None and known.minute == minute and known.site is site:
+        return known
     periods = Periods.of(now, site.tz, site.first_weekday)
     keys = store.keys.site(site.id)
-    now_ms = int(now.timestamp() * 1000)
-    minute = now_ms // (RATE_WINDOW_S * 1000)
-    limits = store.settings
-    raw = await store.record_hit(
-        keys=[
+    made = HitMinute(
+        site=site,
+        minute=minute,
+        today=periods.today.isoformat(),
+        keys=(
             keys.last_seen,
             keys.pageviews_by_day,
             keys.visits_by_day,
@@ -310,16 +324,32 @@ async def _count(
             keys.page_views,
             keys.open_days,
             keys.visitors_hll(periods.today),
-            keys.visitors_week_hll(week_start(periods.today, site.first_weekday)),
-            keys.visitors_month_hll(month_start(periods.today)),
+            keys.visitors_week_hll(periods.week_start),
+            keys.visitors_month_hll(periods.month_start),
             keys.visitors_by_day,
             keys.summary,
             keys.rate(minute),
             keys.excluded(periods.today),
             keys.hit_ids(minute),
-        ],
+        ),
+        excluded_ttl_s=EXCLUDED_TTL_S + seconds_until_end_of_day(now, site.tz),
+    )
+    store.hit_minutes[site.id] = made
+    return made
+
+
+async def _count(
+    store: Store, site: Site, p: Prepared, path: str, identity: tuple[str, str]
+) -> HitResult:
+    now = p.at
+    visitor, address = identity
+    now_ms = int(now.timestamp() * 1000)
+    shared = _minute_of(store, site, now, now_ms // (RATE_WINDOW_S * 1000))
+    limits = store.settings
+    raw = await store.record_hit(
+        keys=shared.keys,
         args=[
-            periods.today.isoformat(),
+            shared.today,
             visitor,
             now_ms,
             site.session_timeout_s * 1000,
@@ -333,7 +363,7 @@ async def _count(
             limits.rate_per_address_per_min,
             limits.rate_per_site_per_min,
             RATE_TTL_S,
-            EXCLUDED_TTL_S + seconds_until_end_of_day(now, site.tz),
+            shared.excluded_ttl_s,
             p.id,
             limits.hit_id_ttl_s,
         ],
@@ -342,19 +372,17 @@ async def _count(
     summary = decode_summary(raw_summary)
     if reason and _text(reason) == "duplicate":
         # Counted before: by the first attempt of this very request, or a replay repeated.
-        today = periods.today.isoformat()
+        today = shared.today
         box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
         return HitResult(True, None, box, duplicate=True)
     if reason:
-        today = periods.today.isoformat()
+        today = shared.today
         box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
         return HitResult(False, Exclusion(_text(reason)), box)
     live = None
     if p.event is Event.pageview:
         live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
-    box = box_numbers(
-        summary, site.measure.value, periods.today.isoformat(), int(page_views), int(online), live
-    )
+    box = box_numbers(summary, site.measure.value, shared.today, int(page_views), int(online), live)
     return HitResult(True, None, box)
 
 

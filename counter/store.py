@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -35,6 +35,9 @@ from counter.settings import RedisMode, Settings
 from counter.sites import Site, SiteRegistry
 from counter.spool import Outage, Spool
 from counter.visitor import SaltBook
+
+if TYPE_CHECKING:
+    from counter.hits import HitMinute
 
 log = logging.getLogger("visitor_stats.store")
 
@@ -175,6 +178,8 @@ class Store:
     salts: SaltBook = field(init=False)
     # record_hit.lua, with the calls of one event-loop turn sent as one pipeline.
     record_hit: Coalescer = field(init=False)
+    # Per site, what its hits of the current minute share (made once a minute).
+    hit_minutes: dict[str, HitMinute] = field(init=False, default_factory=dict)
     # The last /api/stats answer per (site, page) and when it was read: given again for
     # ``stats_cache_s``, and served, marked stale, while the store is down.
     last_answers: OrderedDict[tuple[str, str | None], tuple[datetime, dict[str, Any]]] = field(
