@@ -26,11 +26,12 @@ from pydantic import ValidationError
 
 from aggregator.rollup import run_pass
 from aggregator.service import serve_aggregator
+from api.display import LABELS, ROWS, grouped
 from api.metrics import enable_multiprocess
 from counter.adjustments import adjust_total, list_adjustments
 from counter.clock import Clock, FakeClock, SystemClock
 from counter.embedded import EmbeddedRedis
-from counter.errors import VisitorStatsError
+from counter.errors import UnknownSite, VisitorStatsError
 from counter.history import CSV_FIELDS, import_rows, parse_csv
 from counter.periods import local_date
 from counter.settings import Settings
@@ -223,9 +224,11 @@ def stats(
     if as_json:
         _print_json(data)
         return
-    labels = {"online": "Đang online", "today": "Hôm nay", "week": "Trong tuần", "total": "Tất cả"}
-    for key, label in labels.items():
-        typer.echo(f"{label}: {data[key]:,}")
+    display = data.get("display") or {"locale": "vi", "grouping": "."}
+    labels = LABELS[display["locale"]]
+    typer.echo(labels["title"])
+    for key in ROWS:
+        typer.echo(f"  {labels[key]}: {grouped(int(data[key]), display['grouping'])}")
 
 
 @sites_app.command("add")
@@ -263,9 +266,20 @@ def sites_add(
     except VisitorStatsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _with_store(lambda store: store.registry.put(new))
+
+    async def work(store: Store) -> bool:
+        try:
+            await store.registry.get(new.id)
+        except UnknownSite:
+            existed = False
+        else:
+            existed = True
+        await store.registry.put(new)
+        return existed
+
+    done = "updated" if _with_store(work) else "added"
     typer.echo(
-        f"added {new.id} ({', '.join(new.domains)}; {new.timezone}; counts {new.measure.value})"
+        f"{done} {new.id} ({', '.join(new.domains)}; {new.timezone}; counts {new.measure.value})"
     )
 
 

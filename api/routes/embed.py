@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
 from api.deps import StoreDep
+from api.display import LABELS, ROWS, grouped
 from api.errors import responses
 from counter.errors import InvalidInput
 from counter.stats import read_stats
@@ -34,27 +35,6 @@ WIDGET_CACHE = "public, max-age=5, stale-while-revalidate=30"
 # The box page runs no script and loads nothing: only its own inline style.
 WIDGET_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
-LABELS = {
-    "vi": {
-        "title": "Thống kê truy cập",
-        "online": "Đang online",
-        "today": "Hôm nay",
-        "yesterday": "Hôm qua",
-        "week": "Trong tuần",
-        "month": "Trong tháng",
-        "total": "Tất cả",
-    },
-    "en": {
-        "title": "Visitor statistics",
-        "online": "Online now",
-        "today": "Today",
-        "yesterday": "Yesterday",
-        "week": "This week",
-        "month": "This month",
-        "total": "All time",
-    },
-}
-ROWS = ("online", "today", "yesterday", "week", "month", "total")
 OPTIONAL_ROWS = frozenset({"yesterday", "month"})
 HEX_COLOR = r"^#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
 
@@ -203,7 +183,7 @@ def render_box(
     labels = LABELS[lang]
     rows = "\n".join(
         f'<div class="vs-row"><dt>{html.escape(labels[key])}</dt>'
-        f'<dd data-key="{key}">{_grouped(int(stats[key]), grouping)}</dd></div>'
+        f'<dd data-key="{key}">{grouped(int(stats[key]), grouping)}</dd></div>'
         for key in ROWS
         if key not in OPTIONAL_ROWS or key in extra
     )
@@ -214,10 +194,6 @@ def render_box(
         theme=" ".join(f"--vs-{name}: {value};" for name, value in theme.items()),
         rows=rows,
     )
-
-
-def _grouped(number: int, grouping: str) -> str:
-    return f"{number:,}".replace(",", grouping)
 
 
 HexColor = Annotated[str | None, Query(pattern=HEX_COLOR, description="hex color, e.g. %23b91c1c")]

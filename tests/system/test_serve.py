@@ -40,6 +40,9 @@ def test_counts_end_to_end_and_keeps_them_across_a_restart(
     service = service_factory(tmp_path / "var").start()
     added = service.cli("sites", "add", "demo.local", "--domain", "demo.local")
     assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added demo.local")
+    again = service.cli("sites", "add", "demo.local", "--domain", "demo.local")
+    assert again.stdout.startswith("updated demo.local")
     four_pageviews(service)
     body = service.wait_for("demo.local", lambda b: b["excluded"]["bot"] == 1)
     assert (body["today"], body["online"], body["week"], body["total"]) == (2, 2, 2, 2)
@@ -117,7 +120,9 @@ def test_rollup_as_of_tomorrow_and_next_monday_then_export_and_adjust(
     )
     assert adjusted.returncode == 0, adjusted.stderr
     shown = service.cli("stats", "demo.local")
-    assert "Tất cả: 48,812,107" in shown.stdout
+    # Printed as the site prints it: Vietnamese labels and '.' grouping, its defaults.
+    assert "Tất cả: 48.812.107" in shown.stdout
+    assert "Hôm qua: 0" in shown.stdout
 
 
 def test_cli_errors_are_one_line_and_exit_non_zero(
