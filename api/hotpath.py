@@ -43,6 +43,14 @@ NO_STORE = (b"cache-control", b"no-store")
 SPOOLED = b'{"accepted":true,"spooled":true}'
 
 
+# What nginx logs for a client that left before its answer: timed as a 4xx, never answered.
+CLIENT_GONE = 499
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request's body was complete."""
+
+
 class HotPath:
     """Answers ``POST /api/hit`` and ``GET /api/stats``; passes every other request on."""
 
@@ -67,9 +75,12 @@ class HotPath:
         status = 500
         self.metrics.in_flight.inc()
         try:
-            store: Store = self.fastapi.state.store
             try:
+                store: Store = self.fastapi.state.store
                 status, headers, body = await route(store, scope, receive)
+            except ClientGone:
+                status = CLIENT_GONE  # nobody to answer; nothing was recorded
+                return
             except Exception as exc:  # every error answers JSON, as in api.errors
                 status, detail = error_answer(exc)
                 if status == 500:
@@ -142,7 +153,7 @@ async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> b
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return body  # the client went away; what came is judged as it is
+            raise ClientGone  # a part of a body is not a hit
         chunk: bytes = message.get("body", b"")
         body += chunk
         if len(body) > limit:

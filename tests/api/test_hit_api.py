@@ -5,9 +5,12 @@ import asyncio
 import httpx
 import orjson
 import pytest
+from starlette.types import Message
 
 from aggregator.rollup import run_pass
+from api.app import create_app
 from counter.clock import FakeClock
+from counter.settings import Settings
 from counter.sites import Site
 from counter.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, GOOGLEBOT, post_hit
@@ -59,6 +62,38 @@ async def test_a_hit_is_one_round_trip_and_hits_arriving_together_share_one(
     assert sorted(a.json()["page_views"] for a in answers) == [1] * 20
     assert await store_calls(client) - before < 20
     assert await pageviews_today(store, site) == 22
+
+
+async def test_a_client_gone_before_its_body_ended_is_neither_answered_nor_counted(
+    settings: Settings, clock: FakeClock, store: Store, site: Site
+) -> None:
+    # The part that came is valid JSON on its own: it must still not count.
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"site": "demo.local", "url": "/a"}', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/hit",
+        "query_string": b"",
+        "headers": [(b"origin", b"https://demo.local"), (b"content-type", b"text/plain")],
+        "client": ("203.0.113.7", 50000),
+    }
+    app = create_app(settings, clock)
+    async with app.fastapi.router.lifespan_context(app.fastapi):
+        await app(scope, receive, send)
+    assert sent == []
+    assert messages == []
+    assert await pageviews_today(store, site) == 0
 
 
 async def test_send_beacon_text_plain_body_is_accepted(
