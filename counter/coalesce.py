@@ -22,6 +22,8 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 Call = tuple[Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+# Calls in one pipeline at most: after a stall, one timeout must not fail thousands of hits.
+MAX_BATCH = 256
 
 
 class Coalescer:
@@ -45,23 +47,30 @@ class Coalescer:
         return await future
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._send(batch))
-        # Held until done: the loop keeps only weak references to tasks.
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        # A caller whose budget ran out while it waited for this turn has spooled its hit:
+        # sending it too would only make the replay a duplicate.
+        waiting = [call for call in self._pending if not call[2].done()]
+        self._pending = []
+        for start in range(0, len(waiting), MAX_BATCH):
+            task = asyncio.ensure_future(self._send(waiting[start : start + MAX_BATCH]))
+            # Held until done: the loop keeps only weak references to tasks.
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[Call]) -> None:
         try:
             replies = await self._pipeline(batch)
-            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            _settle(batch, replies, skip=NoScriptError)
+            missing = [
+                call
+                for call, reply in zip(batch, replies, strict=True)
+                if isinstance(reply, NoScriptError)
+            ]
             if missing:
                 # The server lost its script cache (a restart, SCRIPT FLUSH): those calls did
                 # not run, so they are sent again once the script is loaded.
                 await self._redis.script_load(self._script.script)
-                again = await self._pipeline([batch[i] for i in missing])
-                for i, reply in zip(missing, again, strict=True):
-                    replies[i] = reply
+                _settle(missing, await self._pipeline(missing))
         except asyncio.CancelledError:
             for _, _, future in batch:
                 future.cancel()
@@ -70,14 +79,6 @@ class Coalescer:
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
-            return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            if future.done():
-                continue  # its caller gave up (the hit's time budget); it was spooled
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
         sha = self._script.sha
@@ -85,3 +86,14 @@ class Coalescer:
             for keys, args, _ in batch:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
+
+
+def _settle(batch: list[Call], replies: list[Any], skip: type[Exception] | None = None) -> None:
+    """Hand each caller its reply (an error reply as its exception), but a ``skip`` error."""
+    for (_, _, future), reply in zip(batch, replies, strict=True):
+        if future.done() or (skip is not None and isinstance(reply, skip)):
+            continue  # its caller gave up (the hit's time budget), or it is sent again
+        if isinstance(reply, Exception):
+            future.set_exception(reply)
+        else:
+            future.set_result(reply)

@@ -281,12 +281,16 @@ async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, st
     ):
         if excluded:
             return await _record_exclusion(store, site, reason, path, at=p.at)
+    # A hit made now, not replayed from the spool: its id is new, so if the store has seen it,
+    # it was this very call's own first attempt (a pipeline redis-py sent again after a
+    # dropped connection), and it counted.
+    live = callable(identity)
     if callable(identity):
         day = local_date(p.at, site.tz)
         keys = store.keys.site(site.id)
         identity = identity(await store.salts.salt(store.redis, keys, site, day, p.at))
     result = await _count(store, site, p, path, identity)
-    if not result.duplicate:
+    if live or not result.duplicate:
         store.observe(site.id, result.excluded.value if result.excluded else "counted")
     return result
 
