@@ -125,7 +125,8 @@ class ApiMetrics:
         )
         self.redis_duration = Histogram(
             "visitor_stats_redis_call_duration_seconds",
-            "Time of one round trip to the store (a command or a pipeline), retries included.",
+            "Time of one round trip to the store (a command or a pipeline), retries included; "
+            "connecting is not timed (its failures are counted as errors).",
             buckets=REDIS_BUCKETS,
             registry=r,
         )
