@@ -192,6 +192,14 @@ def rollup(
 ) -> None:
     """Run one aggregation pass as of an instant (default: now). Safe to repeat."""
     clock = _clock(now)
+    ahead = clock.now() - SystemClock().now()
+    if ahead > timedelta(minutes=1):
+        typer.echo(
+            f"warning: --now is {timedelta(seconds=int(ahead.total_seconds()))} ahead of the "
+            "clock: days up to it are closed as if over, and a running aggregator writes the "
+            "present summaries back on its next pass",
+            err=True,
+        )
 
     async def work(store: Store) -> None:
         if site is not None:

@@ -105,6 +105,7 @@ def test_rollup_as_of_tomorrow_and_next_monday_then_export_and_adjust(
     monday = today + timedelta(days=7 - today.weekday())
     rolled = service.cli("rollup", "--now", f"{monday.isoformat()}T00:00:30+07:00")
     assert rolled.returncode == 0, rolled.stderr
+    assert "warning: --now is" in rolled.stderr and "ahead of the clock" in rolled.stderr
     stats = json.loads(service.cli("stats", "demo.local", "--json").stdout)
     assert (stats["week"], stats["total"]) == (0, 3)
 
