@@ -22,7 +22,14 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.errors import UnsupportedMediaType, error_answer, responses
-from api.intake import check_content_type, checked_text, header_map, make_hit, parse_hit_body
+from api.intake import (
+    MAX_FIELD_CHARS,
+    check_content_type,
+    checked_text,
+    header_map,
+    make_hit,
+    parse_hit_body,
+)
 from api.metrics import METHODS, ApiMetrics
 from api.responses import STATS_CACHE_CONTROL, etag_of
 from counter.errors import BodyTooLarge, InvalidInput
@@ -174,9 +181,17 @@ HIT_BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["site", "url"],
     "properties": {
-        "site": {"type": "string", "maxLength": 100, "example": "svhttdl.travinh.gov.vn"},
-        "url": {"type": "string", "maxLength": 2048, "example": "https://svhttdl.travinh.gov.vn/a"},
-        "referrer": {"type": "string", "maxLength": 2048},
+        "site": {
+            "type": "string",
+            "maxLength": MAX_FIELD_CHARS["site"],
+            "example": "svhttdl.travinh.gov.vn",
+        },
+        "url": {
+            "type": "string",
+            "maxLength": MAX_FIELD_CHARS["url"],
+            "example": "https://svhttdl.travinh.gov.vn/a",
+        },
+        "referrer": {"type": "string", "maxLength": MAX_FIELD_CHARS["referrer"]},
         "event": {"type": "string", "enum": ["pageview", "heartbeat"], "default": "pageview"},
     },
 }
@@ -250,14 +265,14 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": True,
                     "description": "site id, e.g. svhttdl.travinh.gov.vn",
-                    "schema": {"type": "string", "maxLength": 100},
+                    "schema": {"type": "string", "maxLength": MAX_FIELD_CHARS["site"]},
                 },
                 {
                     "name": "url",
                     "in": "query",
                     "required": False,
                     "description": "a page, for its views",
-                    "schema": {"type": "string", "maxLength": 2048},
+                    "schema": {"type": "string", "maxLength": MAX_FIELD_CHARS["url"]},
                 },
             ],
             "responses": {
