@@ -61,12 +61,21 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sent = re.search(r"(\d+) requests in", out)
     return {
+        "requests": float(sent.group(1)) if sent else 0.0,
         "rps": rps,
         "p50": ms("50%"),
         "p99": ms("99%"),
         "non2xx": float(errors.group(1)) if errors else 0.0,
     }
+
+
+def store_calls(port: int) -> float:
+    """Round trips the API workers made to the store so far, from their own /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(r"^visitor_stats_redis_call_duration_seconds_count ([\d.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def main() -> None:
@@ -131,20 +140,18 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
+            baseline = wrk(f"http://127.0.0.1:{bare_port}/", args.seconds, args.connections)
+            calls_before = store_calls(api_port)
+            hits = wrk(
+                f"http://127.0.0.1:{api_port}/api/hit",
+                args.seconds,
+                args.connections,
+                HERE / "hit.lua",
+            )
+            round_trips = store_calls(api_port) - calls_before
             rows = [
-                (
-                    "bare ASGI (baseline)",
-                    wrk(f"http://127.0.0.1:{bare_port}/", args.seconds, args.connections),
-                ),
-                (
-                    "POST /api/hit",
-                    wrk(
-                        f"http://127.0.0.1:{api_port}/api/hit",
-                        args.seconds,
-                        args.connections,
-                        HERE / "hit.lua",
-                    ),
-                ),
+                ("bare ASGI (baseline)", baseline),
+                ("POST /api/hit", hits),
                 (
                     "GET /api/stats",
                     wrk(
@@ -176,6 +183,11 @@ def main() -> None:
             f" {r['non2xx']:>8.0f}"
         )
     print(f"pageviews counted: {stats['pageviews']['total']} (stats may lag one aggregation pass)")
+    print(
+        f"store round trips during the hit load: {round_trips:.0f} for {hits['requests']:.0f}"
+        f" hits ({round_trips / max(hits['requests'], 1):.2f} a hit; hits of one event-loop"
+        " turn share one)"
+    )
 
 
 if __name__ == "__main__":
