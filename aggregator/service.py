@@ -149,6 +149,9 @@ async def serve_aggregator(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # APScheduler logs two INFO lines per run (every 5 s): noise beside our own wrapper, which
+    # times, counts and logs each job's failures. Its warnings (missed runs) still show.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler.start()
     log.info("aggregator running every %ss", interval)
     try:
