@@ -1,6 +1,6 @@
 """Benchmark: hits/s and stats reads/s of one API worker, beside a bare-ASGI baseline.
 
-    .venv/bin/python -m bench.hits [--seconds 10] [--connections 32] [--workers 1]
+    .venv/bin/python -m bench.hits [--rounds 3] [--seconds 5] [--connections 32] [--workers 1]
 
 Everything runs on loopback in this run: `visitor-stats serve` with its embedded store, a
 bare ASGI app under the same uvicorn settings, and wrk (Debian package `wrk`) as the load.
@@ -20,10 +20,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import httpx
 
 HERE = Path(__file__).parent
+BARE, HIT, STATS = "bare ASGI (baseline)", "POST /api/hit", "GET /api/stats"
 BIN = Path(sys.executable).parent
 
 
@@ -71,6 +73,12 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, its children apart."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def store_calls(port: int) -> float:
     """Round trips the API workers made to the store so far, from their own /metrics."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -80,7 +88,8 @@ def store_calls(port: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
@@ -140,27 +149,24 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-            baseline = wrk(f"http://127.0.0.1:{bare_port}/", args.seconds, args.connections)
-            calls_before = store_calls(api_port)
-            hits = wrk(
-                f"http://127.0.0.1:{api_port}/api/hit",
-                args.seconds,
-                args.connections,
-                HERE / "hit.lua",
-            )
-            round_trips = store_calls(api_port) - calls_before
-            rows = [
-                ("bare ASGI (baseline)", baseline),
-                ("POST /api/hit", hits),
-                (
-                    "GET /api/stats",
-                    wrk(
-                        f"http://127.0.0.1:{api_port}/api/stats?site=bench.gov.vn",
-                        args.seconds,
-                        args.connections,
-                    ),
-                ),
-            ]
+            loads = {
+                BARE: (bare, f"http://127.0.0.1:{bare_port}/", None),
+                HIT: (service, f"http://127.0.0.1:{api_port}/api/hit", HERE / "hit.lua"),
+                STATS: (service, f"http://127.0.0.1:{api_port}/api/stats?site=bench.gov.vn", None),
+            }
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in loads}
+            round_trips = 0.0
+            # Rounds of the three loads in turn: a drift of the machine's speed (other
+            # tenants, frequency) then touches the baseline and the service alike.
+            for _ in range(args.rounds):
+                for name, (process, url, script) in loads.items():
+                    calls = store_calls(api_port) if name == HIT else 0.0
+                    cpu = cpu_seconds(process.pid)
+                    run = wrk(url, args.seconds, args.connections, script)
+                    run["cpu_us"] = (cpu_seconds(process.pid) - cpu) / run["requests"] * 1e6
+                    runs[name].append(run)
+                    if name == HIT:
+                        round_trips += store_calls(api_port) - calls
             stats = httpx.get(
                 f"http://127.0.0.1:{api_port}/api/stats", params={"site": "bench.gov.vn"}
             ).json()
@@ -169,24 +175,28 @@ def main() -> None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
             logs.close()
-    base = rows[0][1]["rps"]
     print(
-        f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, loopback"
+        f"{args.workers} worker(s), {args.connections} connections, {args.rounds} rounds of"
+        f" {args.seconds} s per endpoint, loopback; medians over the rounds"
     )
+    cpu_note = "" if args.workers == 1 else " (CPU per request: one worker only)"
     print(
-        f"{'endpoint':<22} {'req/s':>8} {'vs bare':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8}"
+        f"{'endpoint':<22} {'req/s':>8} {'vs bare':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'CPU us/req':>10} {'non-2xx':>8}{cpu_note}"
     )
-    for name, r in rows:
-        ratio = r["rps"] / base
+    for name, results in runs.items():
+        ratio = median(r["rps"] / b["rps"] for r, b in zip(results, runs[BARE], strict=True))
+        cpu = f"{median(r['cpu_us'] for r in results):>10.0f}" if args.workers == 1 else " " * 10
         print(
-            f"{name:<22} {r['rps']:>8.0f} {ratio:>7.0%} {r['p50']:>7.2f} {r['p99']:>7.2f}"
-            f" {r['non2xx']:>8.0f}"
+            f"{name:<22} {median(r['rps'] for r in results):>8.0f} {ratio:>7.0%}"
+            f" {median(r['p50'] for r in results):>7.2f} {median(r['p99'] for r in results):>7.2f}"
+            f" {cpu} {sum(r['non2xx'] for r in results):>8.0f}"
         )
+    hits = sum(r["requests"] for r in runs[HIT])
     print(f"pageviews counted: {stats['pageviews']['total']} (stats may lag one aggregation pass)")
     print(
-        f"store round trips during the hit load: {round_trips:.0f} for {hits['requests']:.0f}"
-        f" hits ({round_trips / max(hits['requests'], 1):.2f} a hit; hits of one event-loop"
-        " turn share one)"
+        f"store round trips during the hit loads: {round_trips:.0f} for {hits:.0f} hits"
+        f" ({round_trips / max(hits, 1):.2f} a hit; hits of one event-loop turn share one)"
     )
 
 
