@@ -31,7 +31,7 @@ from api.intake import (
     parse_hit_body,
 )
 from api.metrics import METHODS, ApiMetrics
-from api.responses import STATS_CACHE_CONTROL, etag_of
+from api.responses import cacheable_json
 from counter.errors import BodyTooLarge, InvalidInput
 from counter.hits import Event, record_hit
 from counter.stats import read_stats
@@ -136,12 +136,11 @@ async def _stats(store: Store, scope: Scope, _: Receive) -> Answer:
         raise InvalidInput("site is required, e.g. ?site=svhttdl.travinh.gov.vn")
     site = checked_text("site", query["site"])
     url = checked_text("url", query["url"]) if "url" in query else None
-    body = orjson.dumps(await read_stats(store, site, url))
-    etag = etag_of(body)
-    headers = [(b"cache-control", STATS_CACHE_CONTROL.encode()), (b"etag", etag.encode())]
-    if header_map(scope["headers"]).get("if-none-match") == etag:
-        return 304, headers, b""
-    return 200, [JSON, *headers], body
+    answer = await read_stats(store, site, url)
+    status, headers, body = cacheable_json(
+        answer, header_map(scope["headers"]).get("if-none-match")
+    )
+    return status, [(name.encode(), value.encode()) for name, value in headers.items()], body
 
 
 def _method_not_allowed(allowed: str) -> Route:

@@ -1,4 +1,4 @@
-"""A JSON response rendered by orjson, and the ETag of a rendered body."""
+"""A JSON response rendered by orjson, and the cacheable answers of the stats reads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ class JSONResponse(Response):
 STATS_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 
-def etag_of(body: bytes) -> str:
-    """A strong ETag of a rendered answer."""
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+def cacheable_json(content: object, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a stats read: 200 with its ETag and Cache-Control, or
+    304 with no body when the client already holds that very answer."""
+    body = orjson.dumps(content)
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"cache-control": STATS_CACHE_CONTROL, "etag": etag}
+    if if_none_match == etag:
+        return 304, headers, b""
+    return 200, {"content-type": "application/json", **headers}, body

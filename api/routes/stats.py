@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import StoreDep
 from api.errors import responses
-from api.responses import STATS_CACHE_CONTROL, JSONResponse, etag_of
+from api.responses import JSONResponse, cacheable_json
 from counter.adjustments import list_adjustments
 from counter.stats import parse_day, read_history
 
@@ -23,12 +22,8 @@ SiteQuery = Annotated[
 
 
 def _cached_json(request: Request, content: object) -> Response:
-    body = orjson.dumps(content)
-    etag = etag_of(body)
-    headers = {"Cache-Control": STATS_CACHE_CONTROL, "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    status, headers, body = cacheable_json(content, request.headers.get("if-none-match"))
+    return Response(body, status_code=status, headers=headers)
 
 
 @router.get(
