@@ -285,7 +285,7 @@ async def _process(store: Store, p: Prepared, identity: Identify | tuple[str, st
     # it was this very call's own first attempt (a pipeline redis-py sent again after a
     # dropped connection), and it counted.
     live = callable(identity)
-    if callable(identity):
+    if callable(identity):  # (spelled out again for the type checker)
         day = local_date(p.at, site.tz)
         keys = store.keys.site(site.id)
         identity = identity(await store.salts.salt(store.redis, keys, site, day, p.at))
@@ -374,14 +374,11 @@ async def _count(
     )
     page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
     summary = decode_summary(raw_summary)
-    if reason and _text(reason) == "duplicate":
-        # Counted before: by the first attempt of this very request, or a replay repeated.
-        today = shared.today
-        box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
-        return HitResult(True, None, box, duplicate=True)
     if reason:
-        today = shared.today
-        box = box_numbers(summary, site.measure.value, today, int(page_views), int(online))
+        box = box_numbers(summary, site.measure.value, shared.today, int(page_views), int(online))
+        if _text(reason) == "duplicate":
+            # Counted before: by the first attempt of this very request, or a replay repeated.
+            return HitResult(True, None, box, duplicate=True)
         return HitResult(False, Exclusion(_text(reason)), box)
     live = None
     if p.event is Event.pageview:
