@@ -10,25 +10,17 @@ the most recent write of a live process; the last success is the latest of any p
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from counter.telemetry import process_metrics
+from counter.periods import CURRENT
+from counter.sites import Measure
+from counter.telemetry import exposition, exposition_registry, process_metrics
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-PERIODS = ("today", "week", "month", "total")
+PERIOD_LIST = ", ".join(CURRENT)  # the periods the box shows: the gauges' `period` values
 
 
 @dataclass
@@ -88,7 +80,7 @@ class AggregatorMetrics:
         )
         self.site_visits = Gauge(
             "visitor_stats_site_visits",
-            "Visits per site and calendar period (today, week, month, total = all time), "
+            f"Visits per site and calendar period ({PERIOD_LIST} = all time), "
             "in the site's timezone, as of the last pass.",
             ["site", "period"],
             registry=r,
@@ -96,7 +88,7 @@ class AggregatorMetrics:
         )
         self.site_pageviews = Gauge(
             "visitor_stats_site_pageviews",
-            "Pageviews per site and calendar period (today, week, month, total = all time), "
+            f"Pageviews per site and calendar period ({PERIOD_LIST} = all time), "
             "as of the last pass.",
             ["site", "period"],
             registry=r,
@@ -104,8 +96,8 @@ class AggregatorMetrics:
         )
         self.site_visitors = Gauge(
             "visitor_stats_site_visitors",
-            "Unique visitors per site and calendar period (today, week, month, total; week and "
-            "month are HyperLogLog estimates, total a sum of days), as of the last pass.",
+            f"Unique visitors per site and calendar period ({PERIOD_LIST}; those longer than a "
+            "day are HyperLogLog estimates, total a sum of days), as of the last pass.",
             ["site", "period"],
             registry=r,
             multiprocess_mode="livemostrecent",
@@ -117,24 +109,16 @@ class AggregatorMetrics:
         # increase() see the first event too (a series born at 1 hides it).
         for result in ("ok", "error"):
             self.passes.labels(result)
-        for measure in ("visits", "pageviews", "visitors"):
-            self.reconciliation_mismatches.labels(measure)
+        for measure in Measure:
+            self.reconciliation_mismatches.labels(measure.value)
 
     def record_summary(self, site_id: str, summary: Mapping[str, Any]) -> None:
         """The figures one site's box and stats show, from the summary a pass just wrote."""
         self.site_online.labels(site_id).set(summary["online"])
-        for period in PERIODS:
+        for period in CURRENT:
             self.site_visits.labels(site_id, period).set(summary["visits"][period])
             self.site_pageviews.labels(site_id, period).set(summary["pageviews"][period])
             self.site_visitors.labels(site_id, period).set(summary["visitors"][period])
 
-    def exposition_registry(self) -> CollectorRegistry:
-        """What a scrape of this process reads: its registry, or every process's files."""
-        if not os.environ.get(MULTIPROC_ENV):
-            return self.registry
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return registry
-
     def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.exposition_registry()), CONTENT_TYPE_LATEST
+        return exposition(exposition_registry(self.registry))

@@ -16,10 +16,16 @@ from typing import Any
 import orjson
 
 from aggregator.snapshot import RestoreReport, Snapshots
+from counter.figures.summary import (
+    build_summary,
+    parse_read_site,
+    read_site_call,
+    reconciliation_gap,
+)
 from counter.periods import Periods
+from counter.replies import text
 from counter.sites import Site
-from counter.store import Store
-from counter.summary import build_summary, parse_read_site, read_site_call, reconciliation_gap
+from counter.storage.store import Store
 
 log = logging.getLogger("visitor_stats.aggregator")
 
@@ -45,12 +51,12 @@ def _chunks(items: Sequence[Site], size: int) -> Iterable[Sequence[Site]]:
 
 def _decode_days(members: Iterable[Any]) -> list[date]:
     days = []
-    for m in members:
-        text = m.decode() if isinstance(m, bytes) else str(m)
+    for member in members:
+        day = text(member)
         try:
-            days.append(date.fromisoformat(text))
+            days.append(date.fromisoformat(day))
         except ValueError:
-            log.warning("ignoring malformed open day %r", text)
+            log.warning("ignoring malformed open day %r", day)
     return days
 
 
@@ -94,12 +100,7 @@ async def _pass_over(
                 closing.append((site.id, day))
                 batch.script(
                     store.scripts.close_day,
-                    keys=[
-                        keys.open_days,
-                        keys.visitors_by_day,
-                        keys.totals,
-                        keys.visitors_hll(day),
-                    ],
+                    keys=keys.close_day_keys(day),
                     args=[day.isoformat(), store.settings.closed_day_grace_s],
                 )
     for site in sites:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import signal
 import time
@@ -18,18 +17,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client import multiprocess, start_http_server
+from prometheus_client import start_http_server
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aggregator.metrics import MULTIPROC_ENV, AggregatorMetrics
+from aggregator.metrics import AggregatorMetrics
 from aggregator.rollup import PassReport, run_pass
 from aggregator.snapshot import Snapshots
 from counter.clock import Clock
 from counter.errors import store_error_kind
-from counter.store import Store
-from counter.visitor import rewrite_append_only_file
+from counter.storage.connection import rewrite_append_only_file
+from counter.storage.store import Store
+from counter.telemetry import exposition_registry, mark_dead
 
 log = logging.getLogger("visitor_stats.aggregator")
 
@@ -118,7 +118,9 @@ async def serve_aggregator(
     aggregator = Aggregator(store)
     if metrics_port is not None:
         start_http_server(
-            metrics_port, addr=metrics_host, registry=aggregator.metrics.exposition_registry()
+            metrics_port,
+            addr=metrics_host,
+            registry=exposition_registry(aggregator.metrics.registry),
         )
     interval = store.settings.aggregate_interval_s
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -159,6 +161,4 @@ async def serve_aggregator(
     finally:
         scheduler.shutdown(wait=False)
         await store.aclose()
-        if os.environ.get(MULTIPROC_ENV):
-            # Its live gauges (leader, site figures) leave the shared files with it.
-            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        mark_dead()  # its live gauges (leader, site figures) leave the shared files with it

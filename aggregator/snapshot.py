@@ -27,21 +27,14 @@ from typing import Any
 
 import orjson
 
+from counter.replies import counts, text
 from counter.sites import Site
-from counter.store import Store
+from counter.storage.store import Store
 
 log = logging.getLogger("visitor_stats.aggregator")
 
 SNAPSHOTS_PER_PASS_AT_LEAST = 25
 SNAPSHOT_HASHES = ("totals", "offsets", "pageviews", "visits", "visitors", "page_views")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _pairs(flat: list[Any]) -> dict[str, int]:
-    return {_text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -98,9 +91,7 @@ class Snapshots:
         if manifest is None:
             return report
         keys = self.store.keys
-        epoch = {
-            _text(k): _text(v) for k, v in (await self.store.redis.hgetall(keys.epoch)).items()
-        }
+        epoch = {text(k): text(v) for k, v in (await self.store.redis.hgetall(keys.epoch)).items()}
         if epoch and epoch.get("id") != manifest["epoch"]:
             log.error(
                 "the store's epoch %s is not the snapshot's %s: refusing to restore another "
@@ -142,7 +133,7 @@ class Snapshots:
             planned.append((site_id, mode))
             restores.script(
                 self.store.scripts.restore_site,
-                keys=self._site_script_keys(site_id),
+                keys=keys.site(site_id).snapshot_keys(),
                 args=[mode, orjson.dumps(snapshot), snapshot["generation"], manifest["epoch"]],
             )
         for (site_id, mode), done in zip(planned, await restores.execute(), strict=True):
@@ -150,20 +141,6 @@ class Snapshots:
                 (report.sites_added if mode == "add" else report.sites_raised).append(site_id)
                 log.warning("restored %s from the snapshot (%s)", site_id, mode)
         return report
-
-    def _site_script_keys(self, site_id: str) -> list[str]:
-        k = self.store.keys.site(site_id)
-        return [
-            k.epoch,
-            k.config,
-            k.totals,
-            k.offsets,
-            k.adjustments,
-            k.pageviews_by_day,
-            k.visits_by_day,
-            k.visitors_by_day,
-            k.page_views,
-        ]
 
     # -- write -----------------------------------------------------------------------------
     async def write(self, sites: list[Site], fingerprints: dict[str, bytes]) -> int:
@@ -198,7 +175,7 @@ class Snapshots:
         for site in changed:
             batch.script(
                 self.store.scripts.snapshot_site,
-                keys=self._site_script_keys(site.id),
+                keys=self.store.keys.site(site.id).snapshot_keys(),
                 args=[generation, manifest["epoch"]],
             )
         for site, raw in zip(changed, await batch.execute(), strict=True):
@@ -206,14 +183,14 @@ class Snapshots:
             snapshot = {
                 "site": site.id,
                 "generation": generation,
-                "config": _text(config) if config is not None else None,
-                "totals": _pairs(totals),
-                "offsets": _pairs(offsets),
-                "adjustments": [_text(a) for a in adjustments],
-                "pageviews": _pairs(pageviews),
-                "visits": _pairs(visits),
-                "visitors": _pairs(visitors),
-                "page_views": _pairs(page_views),
+                "config": text(config) if config is not None else None,
+                "totals": counts(totals),
+                "offsets": counts(offsets),
+                "adjustments": [text(a) for a in adjustments],
+                "pageviews": counts(pageviews),
+                "visits": counts(visits),
+                "visitors": counts(visitors),
+                "page_views": counts(page_views),
             }
             write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
             self._written[site.id] = fingerprints.get(site.id, b"")
@@ -239,4 +216,4 @@ class Snapshots:
         """The store's epoch id, created the first time a snapshot is written."""
         key = self.store.keys.epoch
         await self.store.redis.hsetnx(key, "id", secrets.token_hex(8))
-        return _text(await self.store.redis.hget(key, "id"))
+        return text(await self.store.redis.hget(key, "id"))

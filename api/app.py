@@ -12,17 +12,21 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 from starlette.middleware.cors import CORSMiddleware
 
-from api import errors, hotpath
+from api import errors
 from api.hotpath import HotPath
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
+from api.openapi import OPENAPI_PATHS
+from api.responses import CORS_POLICY
 from api.routes import admin, embed, health, hits, stats
 from api.routes import metrics as metrics_route
 from counter.clock import Clock, SystemClock
-from counter.replay import run_replayer
-from counter.replay import tick as replay_tick
+from counter.figures.stats import StatsReader
+from counter.record.recorder import Recorder
+from counter.record.replay import run_replayer
+from counter.record.replay import tick as replay_tick
+from counter.record.spool import Spool
 from counter.settings import Settings
-from counter.spool import Spool
-from counter.store import open_store
+from counter.storage.connection import open_store
 
 log = logging.getLogger("visitor_stats.api")
 
@@ -35,17 +39,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_store(settings, clock) as store:
-            app.state.store = store
-            app.state.settings = settings
-            store.on_outcome = metrics.observe_hit
             metrics.instrument(store.redis)
             try:
                 await store.redis.ping()  # sets visitor_stats_redis_up from the start
             except RedisError as exc:
                 log.warning("store not reachable at start: %s", type(exc).__name__)
-            store.spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
-            store.on_spool = metrics.spool_hits.set
-            replayer = asyncio.create_task(run_replayer(store))
+            spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+            recorder = Recorder(
+                store, spool, on_outcome=metrics.observe_hit, on_spool=metrics.spool_hits.set
+            )
+            app.state.store = store
+            app.state.settings = settings
+            app.state.recorder = recorder
+            app.state.stats = StatsReader(store)
+            replayer = asyncio.create_task(run_replayer(recorder))
             try:
                 yield
             finally:
@@ -54,8 +61,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
                     await replayer
                 # Shutting down: hand what was spooled to the store if it answers, and make
                 # what stays durable for the next process to replay.
-                await replay_tick(store)
-                store.spool.close()
+                await replay_tick(recorder)
+                spool.close()
                 metrics.mark_dead()
 
     app = FastAPI(
@@ -64,19 +71,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
         version="0.1.0",
         lifespan=lifespan,
     )
-    # The snippet calls from every tracked portal; no cookies cross, so any origin may read.
-    # Whether a hit's origin belongs to its site is checked per hit, not here.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
-        max_age=86400,
-    )
+    app.add_middleware(CORSMiddleware, **CORS_POLICY)
     app.state.metrics = metrics
     # It times what the CORS middleware answers (preflights) too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
-    errors.install(app, hotpath.OPENAPI_PATHS)
+    errors.install(app, OPENAPI_PATHS)
     for module in (hits, stats, health, admin, metrics_route, embed):
         app.include_router(module.router)
     # Outermost, outside FastAPI itself: the hit and stats routes answer before any of its

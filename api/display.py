@@ -1,28 +1,34 @@
-"""How the box prints: its labels in each language, its rows, and digit grouping."""
+"""How the box prints: its labels in each language, its rows, and digit grouping.
+
+The period rows and their names come from counter/periods.py; the server-rendered box, the
+command line and widget.js (filled in when it is served, api/routes/embed.py) all read them
+from here.
+"""
 
 from __future__ import annotations
 
-LABELS = {
-    "vi": {
-        "title": "Thống kê truy cập",
-        "online": "Đang online",
-        "today": "Hôm nay",
-        "yesterday": "Hôm qua",
-        "week": "Trong tuần",
-        "month": "Trong tháng",
-        "total": "Tất cả",
-    },
-    "en": {
-        "title": "Visitor statistics",
-        "online": "Online now",
-        "today": "Today",
-        "yesterday": "Yesterday",
-        "week": "This week",
-        "month": "This month",
-        "total": "All time",
-    },
+from counter.periods import DAY, SPANS, TOTAL, period_labels
+
+LOCALES = ("vi", "en")
+_OWN = {
+    "vi": {"title": "Thống kê truy cập", "online": "Đang online"},
+    "en": {"title": "Visitor statistics", "online": "Online now"},
 }
-ROWS = ("online", "today", "yesterday", "week", "month", "total")
+LABELS = {locale: {**_OWN[locale], **period_labels(locale)} for locale in LOCALES}
+# The box's rows in order: who is online, today and yesterday, each longer span's current
+# period, all time.
+ROWS: tuple[str, ...] = (
+    "online",
+    DAY.current,
+    DAY.previous,
+    *(span.current for span in SPANS if span is not DAY),
+    TOTAL,
+)
+# Shown unless the embed asks for more (``data-rows`` / ``?rows=``): the DESIGN's box.
+DEFAULT_ROWS = frozenset({"online", DAY.current, SPANS[1].current, TOTAL})
+OPTIONAL_ROWS = frozenset(ROWS) - DEFAULT_ROWS
+# The periods a pageview's answer does not carry: the snippet reads /api/stats for them.
+PREVIOUS_PERIODS = tuple(span.previous for span in SPANS)
 
 
 def grouped(number: int, grouping: str) -> str:

@@ -15,7 +15,6 @@ from counter.errors import (
     BodyTooLarge,
     InvalidInput,
     OriginRejected,
-    RateLimited,
     StoreUnavailable,
     UnknownSite,
     VisitorStatsError,
@@ -34,7 +33,6 @@ STATUS = {
     UnknownSite: 404,
     BodyTooLarge: 413,
     UnsupportedMediaType: 415,
-    RateLimited: 429,
     StoreUnavailable: 503,
 }
 
@@ -71,7 +69,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, object]]:
         404: "Unknown site",
         413: "Body too large",
         415: "Body is neither JSON nor text/plain",
-        429: "Rate limited",
         503: "Store unavailable",
     }
     return {code: {"description": descriptions[code], **ERROR_MODEL} for code in codes}

@@ -5,46 +5,37 @@ routing, dependency solving and middleware layers, which cost more per request t
 whole hit (bench/hits.py, one worker: 1.7k hits/s through FastAPI, 2.9k in front of it; a
 bare ASGI app 40k). They keep the same contract: the error mapping of :mod:`api.errors`,
 the request metrics, CORS for any origin, and an OpenAPI description
-(:data:`OPENAPI_PATHS`, merged into the app's schema). Everything else, lifespan included,
+(:mod:`api.openapi`, merged into the app's schema). Everything else, lifespan included,
 passes through to the FastAPI app.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import FastAPI
+from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
-from api.errors import UnsupportedMediaType, error_answer, responses
-from api.intake import (
-    MAX_FIELD_CHARS,
-    check_content_type,
-    checked_text,
-    header_map,
-    make_hit,
-    parse_hit_body,
-)
-from api.metrics import METHODS, ApiMetrics
-from api.responses import cacheable_json
+from api.errors import UnsupportedMediaType, error_answer
+from api.intake import check_content_type, checked_text, header_map, make_hit, parse_hit_body
+from api.metrics import ApiMetrics
+from api.responses import CORS_HEADER, cacheable_json
 from counter.errors import BodyTooLarge, InvalidInput
-from counter.hits import Event, record_hit
-from counter.stats import read_stats
-from counter.store import Store
+from counter.figures.stats import StatsReader
+from counter.record.hit import Event
+from counter.record.recorder import Recorder
 
 log = logging.getLogger("visitor_stats.api")
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
-Route = Callable[[Store, Scope, Receive], Awaitable[Answer]]
+# A route reads what the app's lifespan made (``app.state.recorder``, ``app.state.stats``).
+Route = Callable[[State, Scope, Receive], Awaitable[Answer]]
 
-# The snippet calls from every tracked portal; no cookies cross, so any origin may read.
-# Whether a hit's origin belongs to its site is checked per hit.
-CORS = (b"access-control-allow-origin", b"*")
+CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
 SPOOLED = b'{"accepted":true,"spooled":true}'
@@ -78,13 +69,11 @@ class HotPath:
         method, route = found
         if scope["method"] != method:
             route = _method_not_allowed(method)
-        started = time.perf_counter()
         status = 500
-        self.metrics.in_flight.inc()
+        started = self.metrics.request_started()
         try:
             try:
-                store: Store = self.fastapi.state.store
-                status, headers, body = await route(store, scope, receive)
+                status, headers, body = await route(self.fastapi.state, scope, receive)
             except ClientGone:
                 status = CLIENT_GONE  # nobody to answer; nothing was recorded
                 return
@@ -95,34 +84,31 @@ class HotPath:
                 headers, body = [JSON], orjson.dumps({"detail": detail})
             await _answer(send, status, headers, body)
         finally:
-            self.metrics.in_flight.dec()
-            self.metrics.request_duration.labels(
-                scope["path"],
-                scope["method"] if scope["method"] in METHODS else "other",
-                f"{status // 100}xx",
-            ).observe(time.perf_counter() - started)
+            self.metrics.request_finished(scope["path"], scope["method"], status, started)
 
 
-async def _hit(store: Store, scope: Scope, receive: Receive) -> Answer:
+async def _hit(state: State, scope: Scope, receive: Receive) -> Answer:
+    recorder: Recorder = state.recorder
+    settings = recorder.store.settings
     headers = header_map(scope["headers"])
     try:
         check_content_type(headers)
-        body = await _read_body(receive, headers, store.settings.max_body_bytes)
+        body = await _read_body(receive, headers, settings.max_body_bytes)
         site, url, event, referrer = parse_hit_body(body)
     except (InvalidInput, BodyTooLarge, UnsupportedMediaType):
-        store.observe(None, "invalid")
+        recorder.observe(None, "invalid")
         raise
     client = scope.get("client")
     hit = make_hit(
         headers,
         client[0] if client else None,
-        store.settings.trusted_proxies,
+        settings.trusted_proxies,
         site,
         url,
         event,
         referrer,
     )
-    result = await record_hit(store, hit)
+    result = await recorder.record(hit)
     if result.spooled:
         return 202, [JSON, NO_STORE], SPOOLED
     if event is Event.heartbeat:
@@ -130,13 +116,14 @@ async def _hit(store: Store, scope: Scope, receive: Receive) -> Answer:
     return 200, [JSON, NO_STORE], orjson.dumps(result.box)
 
 
-async def _stats(store: Store, scope: Scope, _: Receive) -> Answer:
+async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
+    reader: StatsReader = state.stats
     query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
     if "site" not in query:
         raise InvalidInput("site is required, e.g. ?site=svhttdl.travinh.gov.vn")
     site = checked_text("site", query["site"])
     url = checked_text("url", query["url"]) if "url" in query else None
-    answer = await read_stats(store, site, url)
+    answer = await reader.read(site, url)
     status, headers, body = cacheable_json(
         answer, header_map(scope["headers"]).get("if-none-match")
     )
@@ -144,7 +131,7 @@ async def _stats(store: Store, scope: Scope, _: Receive) -> Answer:
 
 
 def _method_not_allowed(allowed: str) -> Route:
-    async def answer(store: Store, scope: Scope, _: Receive) -> Answer:
+    async def answer(_state: State, scope: Scope, _: Receive) -> Answer:
         detail = f"method {scope['method'][:16]} is not allowed on {scope['path']}; use {allowed}"
         return 405, [JSON, (b"allow", allowed.encode())], orjson.dumps({"detail": detail})
 
@@ -174,115 +161,3 @@ async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
         head.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
-
-
-HIT_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["site", "url"],
-    "properties": {
-        "site": {
-            "type": "string",
-            "maxLength": MAX_FIELD_CHARS["site"],
-            "example": "svhttdl.travinh.gov.vn",
-        },
-        "url": {
-            "type": "string",
-            "maxLength": MAX_FIELD_CHARS["url"],
-            "example": "https://svhttdl.travinh.gov.vn/a",
-        },
-        "referrer": {"type": "string", "maxLength": MAX_FIELD_CHARS["referrer"]},
-        "event": {"type": "string", "enum": ["pageview", "heartbeat"], "default": "pageview"},
-    },
-}
-BOX_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        k: {"type": "integer"} for k in ("page_views", "online", "today", "week", "month", "total")
-    },
-}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): answer for code, answer in responses(*codes).items()}
-
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/hit": {
-        "post": {
-            "tags": ["hits"],
-            "summary": "Record a pageview or heartbeat",
-            "description": "Bots, prefetches, opted-out visitors (`Sec-GPC: 1`, `DNT: 1`), "
-            "referrer spam and hits over a flood cap are answered like any pageview (200 with "
-            "the box) but not counted: they show up by reason in the `excluded` figures of "
-            "`/api/stats`.",
-            "operationId": "post_hit_api_hit_post",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": HIT_BODY_SCHEMA},
-                    "text/plain": {
-                        "schema": {
-                            "type": "string",
-                            "description": "the same JSON, as navigator.sendBeacon sends it",
-                        }
-                    },
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "Pageview recorded; the box's numbers",
-                    "content": {"application/json": {"schema": BOX_SCHEMA}},
-                },
-                "202": {
-                    "description": "The store is unreachable: the hit is kept in the spool and "
-                    "counted when the store is back",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "accepted": {"type": "boolean"},
-                                    "spooled": {"type": "boolean"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "204": {"description": "Heartbeat recorded"},
-                **_errors(400, 403, 404, 413, 415, 503),
-            },
-        }
-    },
-    "/api/stats": {
-        "get": {
-            "tags": ["stats"],
-            "summary": "The box's numbers for a site",
-            "operationId": "get_stats_api_stats_get",
-            "parameters": [
-                {
-                    "name": "site",
-                    "in": "query",
-                    "required": True,
-                    "description": "site id, e.g. svhttdl.travinh.gov.vn",
-                    "schema": {"type": "string", "maxLength": MAX_FIELD_CHARS["site"]},
-                },
-                {
-                    "name": "url",
-                    "in": "query",
-                    "required": False,
-                    "description": "a page, for its views",
-                    "schema": {"type": "string", "maxLength": MAX_FIELD_CHARS["url"]},
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "The summary: every period of every measure, the day's "
-                    "exclusions, the definitions, and whether it is stale",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
-                **_errors(400, 404, 503),
-            },
-        }
-    },
-}

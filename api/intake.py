@@ -13,8 +13,8 @@ import orjson
 
 from api.errors import UnsupportedMediaType
 from counter.errors import InvalidInput
-from counter.hits import Event, Hit
-from counter.visitor import client_ip
+from counter.record.hit import Event, Hit
+from counter.record.visitor import client_ip
 
 MAX_FIELD_CHARS = {"site": 100, "url": 2048, "referrer": 2048, "event": 16}
 MAX_USER_AGENT_CHARS = 512
@@ -78,7 +78,8 @@ def _event(raw: str | None) -> Event:
     try:
         return Event(raw)
     except ValueError:
-        raise InvalidInput("event must be 'pageview' or 'heartbeat'") from None
+        names = " or ".join(repr(e.value) for e in Event)
+        raise InvalidInput(f"event must be {names}") from None
 
 
 def parse_hit_body(body: bytes) -> tuple[str, str, Event, str | None]:

@@ -6,35 +6,21 @@ registry of configured sites, never from a request: a hit for an unknown site, o
 body could not be read, is counted with ``site=""`` (Prometheus reads an empty label as no
 label; it cannot collide with a real site id, which is never empty).
 
-Several workers (``serve --workers N``): ``serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a
-fresh directory before any worker starts; every process (each API worker and the aggregator
-beside them) then writes its values into files there, and ``/metrics`` on any worker sums
-them with :class:`MultiProcessCollector`, so every scrape sees the same numbers whichever
-worker answers. The metric objects stay per app (not module globals): in multiprocess mode
-the values live in the files, keyed by pid and metric name, not in the objects.
+Several workers (``serve --workers N``): every process writes its values into the shared
+multiprocess directory and ``/metrics`` on any worker sums them (counter/telemetry.py), so
+every scrape sees the same numbers whichever worker answers. The metric objects stay per app
+(not module globals): in multiprocess mode the values live in the files, keyed by pid and
+metric name, not in the objects.
 """
 
 from __future__ import annotations
 
 import copy
-import glob
-import os
-import re
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-    values,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,10 +29,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counter.errors import store_error_kind
-from counter.spool import pid_alive
-from counter.telemetry import process_metrics
+from counter.telemetry import exposition, exposition_registry, mark_dead, process_metrics
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # HTTP durations: the hit route answers in ~1 ms; a stalled store shows up in the upper buckets.
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REDIS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -54,48 +38,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Paths left out of the request metrics: a scrape must not change what the next one reads.
 UNTIMED_PATHS = frozenset({"/metrics"})
 CONNECT_QUALNAME = "AbstractConnection.connect"
-LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 T = TypeVar("T")
-
-
-def multiprocess_dir() -> Path | None:
-    raw = os.environ.get(MULTIPROC_ENV)
-    return Path(raw) if raw else None
-
-
-def enable_multiprocess(directory: Path) -> None:
-    """Make ``directory`` this process's (and its children's) multiprocess metrics directory.
-
-    Called by ``serve`` before any worker or the aggregator starts. The directory is emptied
-    first: files left by an earlier run would add old counts to the new ones.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(directory)
-    # prometheus_client picks its value class once, at import, from the environment; `serve`
-    # has imported it already (and runs a single worker in this very process), so pick again.
-    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-
-
-def reap_dead_processes(directory: Path) -> list[int]:
-    """``mark_process_dead`` for every pid with live-gauge files that no longer runs.
-
-    uvicorn restarts a worker that died (even by SIGKILL, which runs no shutdown code), so
-    the files of the dead one are cleaned here, at scrape time. Counters and histograms of
-    dead processes are kept on purpose: their counts happened, and totals must not go down.
-    """
-    reaped = []
-    for name in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
-        match = LIVE_GAUGE_FILE.search(name)
-        if match is None:
-            continue
-        pid = int(match.group(1))
-        if pid != os.getpid() and not pid_alive(pid):
-            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
-            reaped.append(pid)
-    return reaped
 
 
 class ApiMetrics:
@@ -149,14 +93,7 @@ class ApiMetrics:
         common = process_metrics(r)
         self.redis_up, self.redis_errors = common.redis_up, common.redis_errors
         self.build_info = common.build_info
-        self._exposition = self._exposition_registry()
-
-    def _exposition_registry(self) -> CollectorRegistry:
-        if multiprocess_dir() is None:
-            return self.registry
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return registry
+        self._exposition = exposition_registry(self.registry)
 
     def observe_hit(self, site: str | None, outcome: str) -> None:
         """The store's ``on_outcome`` hook: every hit's fate, once (a spooled hit's replay is
@@ -170,10 +107,19 @@ class ApiMetrics:
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape reads: this process's registry, or all processes' files."""
-        directory = multiprocess_dir()
-        if directory is not None:
-            reap_dead_processes(directory)
-        return generate_latest(self._exposition), CONTENT_TYPE_LATEST
+        return exposition(self._exposition)
+
+    def request_started(self) -> float:
+        """Count a request in flight; returns its start, for :meth:`request_finished`."""
+        self.in_flight.inc()
+        return time.perf_counter()
+
+    def request_finished(self, route: str, method: str, status: int, started: float) -> None:
+        """Time one answered request by route template, method and status class."""
+        self.in_flight.dec()
+        self.request_duration.labels(
+            route, method if method in METHODS else "other", f"{status // 100}xx"
+        ).observe(time.perf_counter() - started)
 
     def instrument(self, client: object) -> bool:
         """Time and count every call of ``client`` (a plain or Sentinel-master client).
@@ -187,9 +133,7 @@ class ApiMetrics:
 
     def mark_dead(self) -> None:
         """On a clean shutdown: drop this process's live gauges from the shared files."""
-        directory = multiprocess_dir()
-        if directory is not None:
-            multiprocess.mark_process_dead(os.getpid(), str(directory))  # type: ignore[no-untyped-call]
+        mark_dead()
 
 
 class InstrumentedRetry(Retry):
@@ -261,10 +205,6 @@ class InstrumentedRetry(Retry):
         return result
 
 
-def _status_class(status: int) -> str:
-    return f"{status // 100}xx"
-
-
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (``/widget/{site}``), never the raw path.
 
@@ -289,7 +229,6 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         status = 500
-        started = time.perf_counter()
 
         async def send_and_see(message: Message) -> None:
             nonlocal status
@@ -297,12 +236,8 @@ class HttpMetricsMiddleware:
                 status = int(message["status"])
             await send(message)
 
-        self.metrics.in_flight.inc()
+        started = self.metrics.request_started()
         try:
             await self.app(scope, receive, send_and_see)
         finally:
-            self.metrics.in_flight.dec()
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            self.metrics.request_duration.labels(
-                route_template(scope), method, _status_class(status)
-            ).observe(time.perf_counter() - started)
+            self.metrics.request_finished(route_template(scope), scope["method"], status, started)

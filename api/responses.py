@@ -1,4 +1,5 @@
-"""A JSON response rendered by orjson, and the cacheable answers of the stats reads."""
+"""A JSON response rendered by orjson, the cacheable answers of the stats reads, and the
+CORS policy every answer follows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+
+# The snippet calls from every tracked portal; no cookies cross, so any origin may read.
+# Whether a hit's origin belongs to its site is checked per hit, not here.
+CORS_POLICY: dict[str, Any] = {
+    "allow_origins": ["*"],
+    "allow_methods": ["GET", "POST"],
+    "allow_headers": ["Content-Type"],
+    "max_age": 86400,
+}
+# What the policy adds to a simple (not preflighted) answer; the hot path sends it itself.
+CORS_HEADER = ("access-control-allow-origin", ", ".join(CORS_POLICY["allow_origins"]))
 
 
 class JSONResponse(Response):

@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
-from counter.embedded import EmbeddedRedis
-from counter.hits import Hit, record_hit
+from counter.record.hit import Hit
+from counter.record.recorder import Recorder
 from counter.settings import Settings
 from counter.sites import make_site
-from counter.store import open_store
+from counter.storage.connection import open_store
+from counter.storage.embedded import EmbeddedRedis
 
 UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -35,13 +36,13 @@ async def measure(data_dir: Path, sites: int, hits_per_site: int) -> tuple[float
     settings = Settings(data_dir=data_dir, key_prefix=f"b{sites}x{hits_per_site}")
     clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
+        recorder = Recorder(store)
         for n in range(sites):
             await store.registry.put(make_site(id=f"s{n}.gov.vn", domains=[f"s{n}.gov.vn"]))
         for n in range(sites):
             await asyncio.gather(
                 *(
-                    record_hit(
-                        store,
+                    recorder.record(
                         Hit(
                             site=f"s{n}.gov.vn",
                             url=f"/p{h % 7}",

@@ -31,10 +31,6 @@ class BodyTooLarge(VisitorStatsError):
     pass
 
 
-class RateLimited(VisitorStatsError):
-    pass
-
-
 class StoreUnavailable(VisitorStatsError):
     """The store did not answer within the time budget."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from counter.errors import InvalidInput
+from counter.periods import DAY, PERIODS, SPANS, Periods, Span
 
 _SITE_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")
 
@@ -118,14 +119,14 @@ class SiteKeys:
         """STRING: the JSON summary the aggregator writes and /api/stats reads."""
         return f"{self.base}:summary:current"
 
+    def visitors_of(self, span: Span, start: date) -> str:
+        """HLL of the visitors of one period of ``span`` (the period that begins ``start``);
+        written by each hit, read by the pass, counted into the day's row when it closes."""
+        return f"{self.base}:visitors:{span.key}:{start.strftime(span.bucket_format)}"
+
     def visitors_hll(self, day: date) -> str:
-        return f"{self.base}:visitors:hll:{day.isoformat()}"
-
-    def visitors_week_hll(self, week_start: date) -> str:
-        return f"{self.base}:visitors:week:{week_start.isoformat()}"
-
-    def visitors_month_hll(self, month_start: date) -> str:
-        return f"{self.base}:visitors:month:{month_start.strftime('%Y-%m')}"
+        """HLL of one local day's visitors."""
+        return self.visitors_of(DAY, day)
 
     def excluded(self, day: date) -> str:
         """HASH reason -> hits excluded on that local day."""
@@ -143,3 +144,68 @@ class SiteKeys:
         """HASH counter -> hits in one fixed minute (``minute`` = minutes since the epoch):
         one field per visitor id and per hashed client address, and ``#site``. Never an IP."""
         return f"{self.base}:rate:minute:{minute}"
+
+    # -- each script's KEYS, in the order its header lists them ----------------------------
+    def record_hit_keys(self, periods: Periods, minute: int) -> tuple[str, ...]:
+        """record_hit.lua: its fixed keys, then the visitors HLL of each span's current
+        period (the day's first)."""
+        return (
+            self.last_seen,
+            self.pageviews_by_day,
+            self.visits_by_day,
+            self.totals,
+            self.page_views,
+            self.open_days,
+            self.visitors_by_day,
+            self.summary,
+            self.rate(minute),
+            self.excluded(periods.today),
+            self.hit_ids(minute),
+            *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
+        )
+
+    def read_site_keys(self, periods: Periods) -> list[str]:
+        """read_site.lua: its fixed keys, then one visitors HLL per period, in PERIODS order."""
+        hlls = {}
+        for span in SPANS:
+            for period in (span.current, span.previous):
+                hlls[period] = self.visitors_of(span, periods.starts[period])
+        return [
+            self.pageviews_by_day,
+            self.visits_by_day,
+            self.visitors_by_day,
+            self.totals,
+            self.offsets,
+            self.last_seen,
+            self.excluded(periods.today),
+            *(hlls[period] for period in PERIODS),
+        ]
+
+    def close_day_keys(self, day: date) -> list[str]:
+        return [self.open_days, self.visitors_by_day, self.totals, self.visitors_hll(day)]
+
+    def import_day_keys(self) -> list[str]:
+        return [self.pageviews_by_day, self.visits_by_day, self.visitors_by_day, self.totals]
+
+    def adjust_total_keys(self, today: date) -> list[str]:
+        return [
+            self.totals,
+            self.offsets,
+            self.adjustments,
+            self.visitors_by_day,
+            self.visitors_hll(today),
+        ]
+
+    def snapshot_keys(self) -> list[str]:
+        """snapshot_site.lua and restore_site.lua: everything durable about the site."""
+        return [
+            self.epoch,
+            self.config,
+            self.totals,
+            self.offsets,
+            self.adjustments,
+            self.pageviews_by_day,
+            self.visits_by_day,
+            self.visitors_by_day,
+            self.page_views,
+        ]

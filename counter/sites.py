@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,10 +11,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from counter.clock import Clock
 from counter.errors import InvalidInput, UnknownSite
 from counter.keys import Keys, validate_site_id
+from counter.lru import Recent
 from counter.periods import WeekStart
+from counter.replies import texts
+
+SITE_CACHE_TTL = timedelta(seconds=5)
+SITE_CACHE_SIZE = 10_000
 
 _HOSTNAME = re.compile(
     r"(\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
@@ -134,8 +142,7 @@ class SiteRegistry:
         return Site.model_validate(orjson.loads(raw))
 
     async def ids(self) -> list[str]:
-        members = await self._redis.smembers(self._keys.sites)
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        return sorted(texts(await self._redis.smembers(self._keys.sites)))
 
     async def all(self) -> list[Site]:
         ids = await self.ids()
@@ -156,3 +163,39 @@ class SiteRegistry:
             removed, _ = await pipe.execute()
         if not removed:
             raise UnknownSite(site_id)
+
+
+class SiteCache:
+    """Site configs kept a few seconds per process, so a hit costs no extra round trip."""
+
+    def __init__(self, registry: SiteRegistry, clock: Clock) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._entries: Recent[str, Site | None] = Recent(SITE_CACHE_SIZE)
+
+    def peek(self, site_id: str) -> Site | None:
+        """The cached config, however old, without asking the store (the outage path)."""
+        entry = self._entries.get(site_id)
+        return entry[1] if entry is not None else None
+
+    async def get(self, site_id: str) -> Site:
+        site_id = validate_site_id(site_id)
+        now = self._clock.now()
+        entry = self._entries.get(site_id)
+        if entry is None or now - entry[0] > SITE_CACHE_TTL:
+            try:
+                site: Site | None = await self._registry.get(site_id)
+            except UnknownSite:
+                site = None
+            except RedisError:
+                if entry is None:
+                    raise
+                site = entry[1]  # the store is down: the last known config still holds
+            entry = (now, site)
+            self._entries.put(site_id, now, site)
+        if entry[1] is None:
+            raise UnknownSite(site_id)
+        return entry[1]
+
+    def forget(self, site_id: str) -> None:
+        self._entries.forget(site_id)

@@ -15,9 +15,12 @@ import redis.asyncio
 
 from api.app import create_app
 from counter.clock import FakeClock
+from counter.figures.stats import StatsReader
+from counter.record.recorder import Recorder
 from counter.settings import Settings
 from counter.sites import Site, make_site
-from counter.store import Store, connect
+from counter.storage.connection import connect
+from counter.storage.store import Store
 from tests.servers import ValkeyProcess
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -80,6 +83,18 @@ async def store(settings: Settings, clock: FakeClock) -> AsyncIterator[Store]:
     finally:
         await store.aclose()
         await _delete_prefix(settings.redis_url, settings.key_prefix)
+
+
+@pytest.fixture
+def recorder(store: Store) -> Recorder:
+    """The hit path of one process, without a spool (a store error reaches the caller)."""
+    return Recorder(store)
+
+
+@pytest.fixture
+def reader(store: Store) -> StatsReader:
+    """A worker's stats reads, with its short-lived copies of each answer."""
+    return StatsReader(store)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from counter.hits import Event, Hit, HitResult, record_hit
-from counter.store import Store
+from counter.record.hit import Event, Hit
+from counter.record.recorder import HitResult, Recorder
 
 BROWSER_A = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 BROWSER_B = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
@@ -15,7 +15,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 
 
 async def hit(
-    store: Store,
+    recorder: Recorder,
     url: str = "/a",
     *,
     ua: str = BROWSER_A,
@@ -27,8 +27,7 @@ async def hit(
     referrer: str | None = None,
     opt_out: bool = False,
 ) -> HitResult:
-    return await record_hit(
-        store,
+    return await recorder.record(
         Hit(
             site=site,
             url=url,

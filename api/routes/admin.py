@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import SettingsDep, StoreDep
 from api.errors import responses
 from api.responses import JSONResponse
-from counter.adjustments import adjust_total
+from counter.figures.adjustments import adjust_total
 from counter.sites import Measure, make_site
 
 

@@ -20,11 +20,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
-from api.deps import StoreDep
-from api.display import LABELS, ROWS, grouped
+from api.deps import StatsDep, StoreDep
+from api.display import LABELS, OPTIONAL_ROWS, PREVIOUS_PERIODS, ROWS, grouped
 from api.errors import responses
 from counter.errors import InvalidInput
-from counter.stats import read_stats
 
 # Unversioned URLs: an hour in caches, then revalidated (a 304 when unchanged). `?v=<version>`
 # (the ETag's hash, shown in docs/EMBED.md) may be cached for a year: its bytes never change.
@@ -35,7 +34,6 @@ WIDGET_CACHE = "public, max-age=5, stale-while-revalidate=30"
 # The box page runs no script and loads nothing: only its own inline style.
 WIDGET_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
-OPTIONAL_ROWS = frozenset({"yesterday", "month"})
 HEX_COLOR = r"^#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
 
 
@@ -77,17 +75,37 @@ def compact_css(source: str) -> str:
     return " ".join(line.strip() for line in source.splitlines() if line.strip())
 
 
+def fill_in(source: str, name: str, values: dict[str, Any]) -> str:
+    """Replace each ``"__NAME__"`` string of a script by its value as JSON."""
+    for placeholder, value in values.items():
+        quoted = f'"{placeholder}"'
+        if quoted not in source:
+            raise ValueError(f"{name} lost its {placeholder} placeholder")
+        source = source.replace(quoted, json.dumps(value, ensure_ascii=False))
+    return source
+
+
 def load_files() -> EmbedFiles:
     static = files("api") / "static"
     css = compact_css((static / "widget.css").read_text(encoding="utf-8"))
-    widget = compact_js((static / "widget.js").read_text(encoding="utf-8"))
-    placeholder = '"__WIDGET_CSS__"'
-    if placeholder not in widget:
-        raise ValueError("widget.js lost its CSS placeholder")
-    widget = widget.replace(placeholder, json.dumps(css, ensure_ascii=False))
+    widget = fill_in(
+        compact_js((static / "widget.js").read_text(encoding="utf-8")),
+        "widget.js",
+        {
+            "__WIDGET_CSS__": css,
+            "__WIDGET_LABELS__": LABELS,
+            "__WIDGET_ROWS__": list(ROWS),
+            "__WIDGET_OPTIONAL_ROWS__": sorted(OPTIONAL_ROWS),
+        },
+    )
+    tracker = fill_in(
+        compact_js((static / "tracker.js").read_text(encoding="utf-8")),
+        "tracker.js",
+        {"__PREVIOUS_PERIODS__": list(PREVIOUS_PERIODS)},
+    )
     js = "text/javascript; charset=utf-8"
     return EmbedFiles(
-        tracker=Asset.of(compact_js((static / "tracker.js").read_text(encoding="utf-8")), js),
+        tracker=Asset.of(tracker, js),
         widget=Asset.of(widget, js),
         page=Template((static / "widget.html").read_text(encoding="utf-8")),
         css=css,
@@ -166,7 +184,8 @@ def _extra_rows(raw: str | None) -> frozenset[str]:
     unknown = asked - OPTIONAL_ROWS
     if unknown:
         raise InvalidInput(
-            f"rows may name yesterday and month, not {', '.join(sorted(unknown))[:80]}"
+            f"rows may name {' and '.join(sorted(OPTIONAL_ROWS))}, "
+            f"not {', '.join(sorted(unknown))[:80]}"
         )
     return asked
 
@@ -212,6 +231,7 @@ HexColor = Annotated[str | None, Query(pattern=HEX_COLOR, description="hex color
 async def get_widget(
     request: Request,
     store: StoreDep,
+    reader: StatsDep,
     site: str,
     lang: Annotated[
         Literal["vi", "en"] | None, Query(description="default: the site's locale")
@@ -220,14 +240,15 @@ async def get_widget(
         Literal[".", ","] | None, Query(description="digit grouping; default: the site's")
     ] = None,
     rows: Annotated[
-        str | None, Query(max_length=40, description="extra rows: yesterday,month")
+        str | None,
+        Query(max_length=40, description=f"extra rows: {','.join(sorted(OPTIONAL_ROWS))}"),
     ] = None,
     bg: HexColor = None,
     fg: HexColor = None,
     accent: HexColor = None,
 ) -> Response:
     extra = _extra_rows(rows)
-    stats = await read_stats(store, site)
+    stats = await reader.read(site)
     # How to print: the summary's `display`, exactly what widget.js reads from /api/stats, so
     # the two boxes agree; each part unless the embed asks for another (as data-lang and
     # data-grouping do there). A summary from before sites chose it has none: the config's.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from redis.exceptions import RedisError
 
-from api.deps import StoreDep
+from api.deps import RecorderDep
 from api.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
@@ -23,15 +23,16 @@ async def healthz() -> JSONResponse:
         503: {"description": "The store does not answer and hits cannot be spooled"},
     },
 )
-async def readyz(store: StoreDep) -> JSONResponse:
+async def readyz(recorder: RecorderDep) -> JSONResponse:
     """While the store is down but the spool takes hits the answer is 200 "degraded": the
     replica still acknowledges every hit, so a load balancer should keep sending them."""
-    spooled = store.spool.pending if store.spool is not None else 0
+    spool = recorder.spool
+    spooled = spool.pending if spool is not None else 0
     try:
-        await store.redis.ping()
+        await recorder.store.redis.ping()
     except (RedisError, OSError) as exc:
         detail = f"store unreachable ({type(exc).__name__}); hits are spooled"
-        if store.spool is None or store.spool.full:
+        if spool is None or spool.full:
             return JSONResponse(
                 {"status": "unavailable", "detail": "store unreachable and no room to spool"},
                 status_code=503,

@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import RecorderDep, SettingsDep
 from api.errors import responses
-from api.intake import header_map, make_hit
+from api.intake import MAX_FIELD_CHARS, header_map, make_hit
 from counter.errors import InvalidInput
-from counter.hits import Event, record_hit
+from counter.record.hit import Event
 
 router = APIRouter(tags=["hits"])
 
@@ -32,17 +32,19 @@ GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7
 )
 async def get_hit_gif(
     request: Request,
-    store: StoreDep,
+    recorder: RecorderDep,
     settings: SettingsDep,
-    site: Annotated[str, Query(max_length=100)],
-    url: Annotated[str | None, Query(max_length=2048, description="default: the Referer")] = None,
+    site: Annotated[str, Query(max_length=MAX_FIELD_CHARS["site"])],
+    url: Annotated[
+        str | None, Query(max_length=MAX_FIELD_CHARS["url"], description="default: the Referer")
+    ] = None,
 ) -> Response:
     headers = header_map(request.headers.raw)
     page = url or headers.get("referer")
     if not page:
-        store.observe(None, "invalid")
+        recorder.observe(None, "invalid")
         raise InvalidInput("url is required when the request has no Referer")
     peer = request.client.host if request.client else None
     hit = make_hit(headers, peer, settings.trusted_proxies, site, page, Event.pageview, None)
-    await record_hit(store, hit)
+    await recorder.record(hit)
     return Response(GIF, media_type="image/gif", headers={"Cache-Control": "no-store"})

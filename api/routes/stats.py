@@ -10,14 +10,17 @@ from starlette.responses import Response
 
 from api.deps import StoreDep
 from api.errors import responses
+from api.intake import MAX_FIELD_CHARS
 from api.responses import JSONResponse, cacheable_json
-from counter.adjustments import list_adjustments
-from counter.stats import parse_day, read_history
+from counter.figures.adjustments import list_adjustments
+from counter.figures.history import parse_day, read_history
+from counter.keys import validate_site_id
 
 router = APIRouter(tags=["stats"])
 
 SiteQuery = Annotated[
-    str, Query(max_length=100, description="site id, e.g. svhttdl.travinh.gov.vn")
+    str,
+    Query(max_length=MAX_FIELD_CHARS["site"], description="site id, e.g. svhttdl.travinh.gov.vn"),
 ]
 
 
@@ -39,7 +42,7 @@ async def get_history(
     last: Annotated[str, Query(alias="to", max_length=10, description="YYYY-MM-DD")],
 ) -> Response:
     rows = await read_history(store, site, parse_day(first, "from"), parse_day(last, "to"))
-    return _cached_json(request, {"site": site.strip().lower(), "rows": rows})
+    return _cached_json(request, {"site": validate_site_id(site), "rows": rows})
 
 
 @router.get(
@@ -49,5 +52,5 @@ async def get_history(
 )
 async def get_adjustments(store: StoreDep, site: SiteQuery) -> JSONResponse:
     return JSONResponse(
-        {"site": site.strip().lower(), "adjustments": await list_adjustments(store, site)}
+        {"site": validate_site_id(site), "adjustments": await list_adjustments(store, site)}
     )

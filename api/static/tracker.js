@@ -63,6 +63,8 @@
     }
     // Everything for a visitor we do not count; after a pageview, only the figures its answer
     // lacks (yesterday, last_week, last_month): the summary may not hold the pageview yet.
+    // Replaced by api/display.py's PREVIOUS_PERIODS when the file is loaded.
+    var PREVIOUS = "__PREVIOUS_PERIODS__";
     function stats(keys) {
       var q = '/api/stats?site=' + encodeURIComponent(site);
       if (!keys && d.querySelector('[data-visitor-stats=page_views]')) q += '&url=' + encodeURIComponent(L.href);
@@ -80,7 +82,7 @@
         fill(o);
         for (var e = els(), i = 0, need = [], k; i < e.length; i++) {
           k = kind(e[i]);
-          if (typeof o[k] != 'number' && /^(yesterday|last_week|last_month)$/.test(k)) need.push(k);
+          if (typeof o[k] != 'number' && PREVIOUS.indexOf(k) >= 0) need.push(k);
         }
         if (need.length) stats(need);
       });

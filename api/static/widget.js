@@ -18,13 +18,11 @@
     var api = S && (S.getAttribute('data-api') || S.src.replace(/\/widget\.js([?#].*)?$/, ''));
     // Replaced by api/static/widget.css when the file is loaded.
     var CSS = "__WIDGET_CSS__";
-    var LABELS = {
-      vi: { title: 'Thống kê truy cập', online: 'Đang online', today: 'Hôm nay', yesterday: 'Hôm qua',
-        week: 'Trong tuần', month: 'Trong tháng', total: 'Tất cả' },
-      en: { title: 'Visitor statistics', online: 'Online now', today: 'Today', yesterday: 'Yesterday',
-        week: 'This week', month: 'This month', total: 'All time' }
-    };
-    var ORDER = ['online', 'today', 'yesterday', 'week', 'month', 'total'];
+    // Replaced by api/display.py when the file is loaded: the labels in each language, the
+    // rows in order, and the rows shown only when data-rows asks for them.
+    var LABELS = "__WIDGET_LABELS__";
+    var ORDER = "__WIDGET_ROWS__";
+    var OPTIONAL = "__WIDGET_OPTIONAL_ROWS__";
     var ls;
     try { ls = w.localStorage; } catch (e) {}
 
@@ -50,7 +48,7 @@
       box.appendChild(h2);
       dl.setAttribute('aria-live', 'polite');
       ORDER.forEach(function (k) {
-        if ((k == 'yesterday' || k == 'month') && extra.indexOf(k) < 0) return;
+        if (OPTIONAL.indexOf(k) >= 0 && extra.indexOf(k) < 0) return;
         var row = el('div');
         row.className = 'vs-row';
         row.appendChild(dts[k] = el('dt'));

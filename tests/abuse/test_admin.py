@@ -14,7 +14,7 @@ from api.app import create_app
 from counter.clock import FakeClock
 from counter.settings import PLACEHOLDER_SECRETS, Settings
 from counter.sites import Site
-from counter.store import Store
+from counter.storage.store import Store
 
 TOKEN = "test-admin-token-0123456789"
 NEW_SITE = {"id": "new.vn", "domains": ["new.vn"]}

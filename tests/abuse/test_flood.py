@@ -9,9 +9,10 @@ import httpx
 
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
+from counter.figures.stats import read_stats
+from counter.record.recorder import Recorder
 from counter.sites import Site
-from counter.stats import read_stats
-from counter.store import Store
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A, hit
 
 CAP = 30  # the default VISITOR_STATS_RATE_PER_VISITOR_PER_MIN
@@ -22,14 +23,14 @@ async def pageviews(store: Store, site: Site) -> int:
 
 
 async def test_ten_thousand_hits_from_one_visitor_are_counted_within_the_cap(
-    store: Store, site: Site, clock: FakeClock
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock
 ) -> None:
     """10,000 pageviews over ten minutes (1,000 a minute, 100 at a time): 30 a minute count."""
     assert store.settings.rate_per_visitor_per_min == CAP
     clock.set(clock.now().replace(second=0, microsecond=0))
     results = []
     for _ in range(100):
-        results += await asyncio.gather(*(hit(store, "/a") for _ in range(100)))
+        results += await asyncio.gather(*(hit(recorder, "/a") for _ in range(100)))
         clock.advance(timedelta(seconds=6))
     counted = sum(r.counted for r in results)
     assert counted == CAP * 10

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from counter.sites import Site
-from counter.store import Store
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A
 
 ORIGIN = "https://demo.local"

@@ -16,8 +16,8 @@ import redis
 
 from api.errors import RedactExceptions, redact_logged_exceptions
 from counter.sites import Site
-from counter.store import Store
-from counter.visitor import rewrite_append_only_file
+from counter.storage.connection import rewrite_append_only_file
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A
 from tests.servers import ValkeyProcess
 from tests.system.conftest import Service

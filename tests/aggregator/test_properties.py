@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
+from counter.record.recorder import Recorder
 from counter.settings import Settings
 from counter.sites import make_site
-from counter.store import Store, connect
+from counter.storage.connection import connect
+from counter.storage.store import Store
 from tests.conftest import START, _delete_prefix
 from tests.helpers import hit
 
@@ -41,6 +43,7 @@ async def scenario(redis_url: str, steps: list[tuple[str, int]], week_start: str
     config = Settings(redis_url=redis_url, key_prefix=f"t{secrets.token_hex(6)}")
     clock = FakeClock(START)
     store = Store(connect(config, redis_url), config, clock)
+    recorder = Recorder(store)
     try:
         await store.registry.put(
             make_site(id="demo.local", domains=["demo.local"], week_start=week_start, timezone=tz)
@@ -48,7 +51,7 @@ async def scenario(redis_url: str, steps: list[tuple[str, int]], week_start: str
         last_total = {"visits": 0, "pageviews": 0, "visitors": 0}
         for action, value in [*steps, ("pass", 0)]:
             if action == "hit":
-                await hit(store, f"/p{value % 3}", ip=f"198.51.100.{value}")
+                await hit(recorder, f"/p{value % 3}", ip=f"198.51.100.{value}")
             elif action == "advance":
                 clock.advance(timedelta(minutes=value))
             else:

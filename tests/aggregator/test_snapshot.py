@@ -9,10 +9,11 @@ import pytest
 
 from aggregator.rollup import run_pass
 from aggregator.snapshot import Snapshots
-from counter.adjustments import adjust_total
 from counter.clock import FakeClock
+from counter.figures.adjustments import adjust_total
+from counter.record.recorder import Recorder
 from counter.sites import Site, make_site
-from counter.store import Store
+from counter.storage.store import Store
 from tests.helpers import hit
 
 
@@ -22,9 +23,9 @@ async def wipe(store: Store) -> None:
     await store.redis.delete(*keys)
 
 
-async def visits(store: Store, start: int, count: int, url: str = "/a") -> None:
+async def visits(recorder: Recorder, start: int, count: int, url: str = "/a") -> None:
     for n in range(start, start + count):
-        await hit(store, url, ip=f"198.51.100.{n}")
+        await hit(recorder, url, ip=f"198.51.100.{n}")
 
 
 async def totals(store: Store, clock: FakeClock, snapshots: Snapshots) -> dict[str, Any]:
@@ -38,14 +39,14 @@ def snapshots(store: Store, tmp_path: Path) -> Snapshots:
 
 
 async def test_a_flushed_store_gets_every_figure_back_and_keeps_what_came_after(
-    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, snapshots: Snapshots
 ) -> None:
-    await visits(store, 0, 5)
+    await visits(recorder, 0, 5)
     await adjust_total(store, "demo.local", 1000, "old counter")
     before = await totals(store, clock, snapshots)
     assert before["total"] == 1000
     await wipe(store)
-    await visits(store, 100, 2, "/b")  # counted after the loss (the API still knew the site)
+    await visits(recorder, 100, 2, "/b")  # counted after the loss (the API still knew the site)
     after = await totals(store, clock, snapshots)
     assert after["total"] == 1002
     assert after["pageviews"]["today"] == 7
@@ -62,15 +63,15 @@ async def test_a_flushed_store_gets_every_figure_back_and_keeps_what_came_after(
 
 
 async def test_a_store_rewound_to_an_old_backup_keeps_the_larger_figures(
-    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, snapshots: Snapshots
 ) -> None:
-    await visits(store, 0, 3)
+    await visits(recorder, 0, 3)
     await totals(store, clock, snapshots)
     backup = {
         k: await store.redis.dump(k)
         async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:*")
     }
-    await visits(store, 10, 4)
+    await visits(recorder, 10, 4)
     newer = await totals(store, clock, snapshots)
     assert newer["total"] == 7
     await wipe(store)
@@ -83,9 +84,9 @@ async def test_a_store_rewound_to_an_old_backup_keeps_the_larger_figures(
 
 
 async def test_a_snapshot_of_another_store_is_never_merged(
-    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, snapshots: Snapshots
 ) -> None:
-    await visits(store, 0, 3)
+    await visits(recorder, 0, 3)
     await totals(store, clock, snapshots)
     await store.redis.hset(store.keys.epoch, "id", "somebody-else")
     await wipe(store)
@@ -97,12 +98,17 @@ async def test_a_snapshot_of_another_store_is_never_merged(
 
 
 async def test_snapshots_are_written_atomically_and_only_when_figures_change(
-    store: Store, site: Site, clock: FakeClock, snapshots: Snapshots, tmp_path: Path
+    store: Store,
+    recorder: Recorder,
+    site: Site,
+    clock: FakeClock,
+    snapshots: Snapshots,
+    tmp_path: Path,
 ) -> None:
-    await visits(store, 0, 2)
+    await visits(recorder, 0, 2)
     first = await run_pass(store, clock.now(), snapshots=snapshots)
     unchanged = await run_pass(store, clock.now(), snapshots=snapshots)
-    await visits(store, 5, 1)
+    await visits(recorder, 5, 1)
     changed = await run_pass(store, clock.now(), snapshots=snapshots)
     assert (first.snapshots_written, unchanged.snapshots_written, changed.snapshots_written) == (
         1,
@@ -117,20 +123,20 @@ async def test_snapshots_are_written_atomically_and_only_when_figures_change(
 
 
 async def test_snapshots_are_spread_over_the_interval_on_a_busy_network(
-    store: Store, clock: FakeClock, tmp_path: Path
+    store: Store, recorder: Recorder, clock: FakeClock, tmp_path: Path
 ) -> None:
     store.settings.snapshot_interval_s = 30
     store.settings.aggregate_interval_s = 5
     snapshots = Snapshots(store, tmp_path / "snapshot")
     for n in range(60):
         await store.registry.put(make_site(id=f"s{n}.vn", domains=[f"s{n}.vn"]))
-        await hit(store, site=f"s{n}.vn", origin=f"https://s{n}.vn")
+        await hit(recorder, site=f"s{n}.vn", origin=f"https://s{n}.vn")
     written = []
     for _ in range(4):
         written.append((await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written)
         clock.advance(seconds=5)
     assert written == [25, 25, 10, 0]  # at least 25 a pass, every site once
-    await hit(store, site="s0.vn", origin="https://s0.vn")  # changed, but written 20 s ago
+    await hit(recorder, site="s0.vn", origin="https://s0.vn")  # changed, but written 20 s ago
     assert (await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written == 0
     clock.advance(seconds=10)
     assert (await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written == 1

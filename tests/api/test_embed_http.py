@@ -6,15 +6,17 @@ Chromium's side of the same feature is in tests/browser.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import httpx
 
 from aggregator.rollup import run_pass
-from counter.adjustments import adjust_total
+from api.display import LABELS, PREVIOUS_PERIODS, ROWS
 from counter.clock import FakeClock
+from counter.figures.adjustments import adjust_total
 from counter.sites import Site, make_site
-from counter.store import Store
+from counter.storage.store import Store
 
 GZIP = {"Accept-Encoding": "gzip"}
 
@@ -30,6 +32,17 @@ async def test_tracker_js_is_at_most_2_kb_gzipped_as_served(client: httpx.AsyncC
     assert len(gzip.compress(plain.content, 9)) <= 2048
     assert plain.content == answer.content
     assert plain.headers["content-type"] == "text/javascript; charset=utf-8"
+
+
+async def test_scripts_are_served_with_the_labels_and_periods_of_the_server(
+    client: httpx.AsyncClient,
+) -> None:
+    widget = (await client.get("/widget.js")).text
+    tracker = (await client.get("/tracker.js")).text
+    assert "__" not in re.sub(r"__proto__", "", widget + tracker)  # every placeholder filled
+    assert json.dumps(LABELS, ensure_ascii=False) in widget
+    assert json.dumps(list(ROWS)) in widget
+    assert json.dumps(list(PREVIOUS_PERIODS)) in tracker
 
 
 async def test_scripts_are_cacheable_and_revalidate_with_304(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,7 @@ from api.app import create_app
 from counter.clock import FakeClock
 from counter.settings import Settings
 from counter.sites import Site
-from counter.store import Store
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, GOOGLEBOT, post_hit
 from tests.ops.conftest import samples, value
 

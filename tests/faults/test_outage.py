@@ -14,10 +14,10 @@ import pytest
 
 from api.app import create_app
 from counter.clock import FakeClock
-from counter.replay import tick
+from counter.record.recorder import Recorder
+from counter.record.replay import tick
 from counter.settings import Settings
 from counter.sites import make_site
-from counter.store import Store
 from tests.helpers import BROWSER_A
 from tests.servers import ValkeyProcess
 
@@ -37,17 +37,17 @@ async def own_store(tmp_path: Path) -> AsyncIterator[ValkeyProcess]:
 @pytest.fixture
 async def app_client(
     own_store: ValkeyProcess, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, Store]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
     settings = Settings(
         redis_url=own_store.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path / "var"
     )
     app = create_app(settings, clock)
     async with app.fastapi.router.lifespan_context(app.fastapi):
-        store: Store = app.fastapi.state.store
-        await store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
+        recorder: Recorder = app.fastapi.state.recorder
+        await recorder.store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:
-            yield http, store
+            yield http, recorder
 
 
 async def send(http: httpx.AsyncClient, n: int) -> httpx.Response:
@@ -62,65 +62,66 @@ async def send(http: httpx.AsyncClient, n: int) -> httpx.Response:
     )
 
 
-async def counted(store: Store) -> int:
+async def counted(recorder: Recorder) -> int:
+    store = recorder.store
     return int(await store.redis.hget(store.keys.site("demo.local").totals, "pageviews") or 0)
 
 
 async def test_hits_while_the_store_is_down_are_spooled_and_counted_once_it_is_back(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Store]
+    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
-    http, store = app_client
+    http, recorder = app_client
     assert [(await send(http, n)).status_code for n in range(3)] == [200] * 3
     own_store.stop()
     answers = [await send(http, n) for n in range(3, 10)]
     assert [a.status_code for a in answers] == [202] * 7
     assert answers[0].json() == {"accepted": True, "spooled": True}
-    assert store.spool is not None
-    assert store.spool.pending == 7
+    assert recorder.spool is not None
+    assert recorder.spool.pending == 7
     ready = (await http.get("/readyz")).json()
     assert (ready["status"], ready["spooled"]) == ("degraded", 7)
     stats = await http.get("/api/stats", params={"site": "demo.local"})
     assert stats.status_code in (200, 503)  # the last answer if this process gave one
-    spool_files = list((store.settings.data_dir / "spool").glob("*.jsonl"))
+    spool_files = list((recorder.store.settings.data_dir / "spool").glob("*.jsonl"))
     assert spool_files
     text = b"".join(p.read_bytes() for p in spool_files)
     assert b"198.51.100" not in text
     assert BROWSER_A.encode() not in text
 
     own_store.start()  # same port, same AOF: the first three are still there
-    await tick(store)
-    assert await counted(store) == 10
-    assert store.spool.pending == 0
+    await tick(recorder)
+    assert await counted(recorder) == 10
+    assert recorder.spool.pending == 0
     scrape = (await http.get("/metrics")).text
     assert "visitor_stats_spool_replayed_total 7.0" in scrape
     assert "visitor_stats_spool_hits 0.0" in scrape
-    await tick(store)  # nothing left; a second round changes nothing
-    assert await counted(store) == 10
+    await tick(recorder)  # nothing left; a second round changes nothing
+    assert await counted(recorder) == 10
 
 
 async def test_a_replay_repeated_after_a_crash_counts_nothing_twice(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Store]
+    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
-    http, store = app_client
+    http, recorder = app_client
     own_store.stop()
     for n in range(5):
         assert (await send(http, n)).status_code == 202
-    assert store.spool is not None
+    assert recorder.spool is not None
     own_store.start()
-    [path] = store.spool.claim()
+    [path] = recorder.spool.claim()
     gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)  # noqa: ASYNC221
     # A process that has exited "left" a copy of the same file.
     copy = path.with_name(f"spool-{int(gone.stdout)}-copy.jsonl")
     copy.write_bytes(path.read_bytes())
-    await tick(store)
-    assert await counted(store) == 5
+    await tick(recorder)
+    assert await counted(recorder) == 5
     assert not list(path.parent.glob("*.jsonl"))
 
 
 async def test_stats_keep_answering_stale_while_the_store_is_frozen(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Store]
+    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
-    http, store = app_client
+    http, recorder = app_client
     await send(http, 1)
     fresh = await http.get("/api/stats", params={"site": "demo.local"})
     assert fresh.status_code == 200
@@ -135,5 +136,5 @@ async def test_stats_keep_answering_stale_while_the_store_is_frozen(
     assert frozen.json()["stale"] is True
     assert frozen.json()["pageviews"] == fresh.json()["pageviews"]
     assert hit.status_code == 202
-    await tick(store)
-    assert await counted(store) == 2
+    await tick(recorder)
+    assert await counted(recorder) == 2

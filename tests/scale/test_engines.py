@@ -13,11 +13,14 @@ from redis.crc import key_slot
 
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
+from counter.figures.stats import read_stats
 from counter.keys import Keys, SiteKeys
+from counter.periods import SPANS, Periods, WeekStart
+from counter.record.recorder import Recorder
 from counter.settings import RedisMode, Settings
 from counter.sites import make_site
-from counter.stats import read_stats
-from counter.store import Store, open_store
+from counter.storage.connection import open_store
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, hit
 from tests.servers import ValkeyCluster, ValkeySentinel
 
@@ -52,9 +55,10 @@ async def _store(
 
 
 async def _two_visitors_are_two(store: Store, clock: FakeClock) -> None:
-    await hit(store, "/a", ua=BROWSER_A)
-    await hit(store, "/a", ua=BROWSER_A)
-    await hit(store, "/b", ua=BROWSER_B)
+    recorder = Recorder(store)
+    await hit(recorder, "/a", ua=BROWSER_A)
+    await hit(recorder, "/a", ua=BROWSER_A)
+    await hit(recorder, "/b", ua=BROWSER_B)
     report = await run_pass(store, clock.now())
     assert report.mismatches == {}
     stats = await read_stats(store, "demo.local", "/a")
@@ -71,9 +75,10 @@ async def test_cluster_counts_two_visitors_as_two(
 ) -> None:
     async for store in _store(cluster.url, RedisMode.cluster, clock, tmp_path):
         await _two_visitors_are_two(store, clock)
+        recorder = Recorder(store)
         for n in range(20):  # sites spread over the three masters
             await store.registry.put(make_site(id=f"site{n}.vn", domains=[f"site{n}.vn"]))
-            await hit(store, site=f"site{n}.vn", origin=f"https://site{n}.vn")
+            await hit(recorder, site=f"site{n}.vn", origin=f"https://site{n}.vn")
         report = await run_pass(store, clock.now())
         assert report.sites == 21
         assert all(s["today"] == 1 for k, s in report.summaries.items() if k != "demo.local")
@@ -87,13 +92,20 @@ async def test_sentinel_counts_two_visitors_as_two(
 
 
 def _all_site_keys(keys: SiteKeys) -> list[str]:
-    names = []
+    """Every key a site has: its properties, its dated keys, and each script's KEYS list."""
     day = date(2026, 11, 25)
+    periods = Periods.of_day(day, WeekStart.monday)
+    arguments = {"day": day, "minute": 29_400_000, "periods": periods, "today": day}
+    names = []
     for name, member in inspect.getmembers(type(keys)):
         if isinstance(member, property):
             names.append(getattr(keys, name))
+        elif name == "visitors_of":
+            names += [keys.visitors_of(span, day) for span in SPANS]
         elif inspect.isfunction(member) and not name.startswith("_"):
-            names.append(getattr(keys, name)(day))
+            wanted = list(inspect.signature(member).parameters)[1:]
+            made = getattr(keys, name)(*(arguments[p] for p in wanted))
+            names += [made] if isinstance(made, str) else list(made)
     return names
 
 

@@ -1,0 +1,34 @@
+"""A bounded map of recent values, each kept with when it was made: the least recently
+stored entry leaves first. Used for the per-process copies that save a round trip (site
+configs, stats answers); the owner decides how old a copy may be."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, tuple[datetime, V]] = OrderedDict()
+
+    def get(self, key: K) -> tuple[datetime, V] | None:
+        """``(stored at, value)``, however old, or None."""
+        return self._entries.get(key)
+
+    def put(self, key: K, at: datetime, value: V) -> None:
+        self._entries[key] = (at, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,238 @@
+"""Recording one hit: the checks, the visitor id, then one round trip to the store."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from counter.errors import InvalidInput, OriginRejected, StoreUnavailable, UnknownSite
+from counter.periods import local_date
+from counter.record.answer import box_numbers, decode
+from counter.record.breaker import Outage
+from counter.record.hit import Event, Hit
+from counter.record.minute import HLL_TTLS_S, RATE_TTL_S, Minutes
+from counter.record.spool import Identity, Prepared, Spool
+from counter.record.verdicts import Exclusion, intake_verdict
+from counter.record.visitor import SaltBook, address_id, visitor_id
+from counter.replies import text
+from counter.sites import Site
+from counter.storage.coalesce import Coalescer
+from counter.storage.store import Store
+from counter.urls import host_of, normalize_path
+
+# The store did not answer (refused, reset, timed out): the hit goes to the spool.
+STORE_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+# Given the site and the hit, the visitor's ids: hashed now under the day's salt, or as spooled.
+Resolve = Callable[[Site, Prepared], Awaitable[Identity]]
+
+
+@dataclass(frozen=True, slots=True)
+class HitResult:
+    counted: bool
+    excluded: Exclusion | None
+    box: dict[str, int]  # page_views, online, and each current period (counter/periods.py)
+    spooled: bool = False  # acknowledged, waiting in the spool for the store
+    duplicate: bool = False  # a replay of a hit the store had already counted
+
+
+class Recorder:
+    """The write path of one process: what its hits share, kept here and nowhere else.
+
+    It owns the ``record_hit.lua`` calls of one event-loop turn sent as one pipeline, each
+    site's keys of the current minute, the day's salts, and, in the API, the outage spool
+    and its breaker. ``on_outcome`` hears every hit's fate as (site id or None, outcome);
+    ``on_spool`` how many hits wait in the spool whenever that changes.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        spool: Spool | None = None,
+        on_outcome: Callable[[str | None, str], None] | None = None,
+        on_spool: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.spool = spool  # without one, a store error reaches the caller
+        self.outage = Outage()
+        self.salts = SaltBook()
+        self._minutes = Minutes(store.keys)
+        self._hit_script = Coalescer(store.redis, store.scripts.record_hit)
+        self._on_outcome = on_outcome
+        self._on_spool = on_spool
+
+    def observe(self, site: str | None, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(site, outcome)
+
+    def spool_changed(self) -> None:
+        if self._on_spool is not None and self.spool is not None:
+            self._on_spool(self.spool.pending)
+
+    async def record(self, hit: Hit) -> HitResult:
+        """Record one hit of a known site, or count why it was excluded.
+
+        While the store does not answer, the hit is spooled (``HitResult.spooled``) and counted
+        when it is back. Raises UnknownSite, InvalidInput (bad url) or OriginRejected (after
+        counting it), and StoreUnavailable when the store is down and the spool full or absent.
+        """
+        store = self.store
+        prepared = Prepared(
+            id=secrets.token_hex(8),
+            at=store.clock.now(),
+            site=hit.site,
+            url=hit.url,
+            event=hit.event,
+            origin_host=host_of(hit.origin or ""),
+            excluded=intake_verdict(hit, store.settings.referrer_spam_file),
+        )
+
+        def identify(salt: bytes) -> Identity:
+            return (
+                visitor_id(salt, prepared.site, hit.client_ip, hit.user_agent),
+                address_id(salt, prepared.site, hit.client_ip),
+            )
+
+        async def salted(site: Site, p: Prepared) -> Identity:
+            day = local_date(p.at, site.tz)
+            keys = store.keys.site(site.id)
+            return identify(await self.salts.salt(store.redis, keys, site, day, p.at))
+
+        if self.spool is None:
+            return await self._process(prepared, salted, live=True)
+        if self.outage.open:
+            return self._spool(prepared, identify)
+        try:
+            # One budget for the whole hit: a frozen store would otherwise cost a timeout per
+            # call (a site config refresh, the salt, the script). Cut short, a hit is spooled;
+            # if its script did run after all, its id makes the replay change nothing.
+            async with asyncio.timeout(store.settings.hit_budget_s):
+                result = await self._process(prepared, salted, live=True)
+        except STORE_DOWN as exc:
+            self.outage.failed(exc)
+            return self._spool(prepared, identify)
+        self.outage.succeeded()
+        return result
+
+    async def replay(self, prepared: Prepared, identity: Identity) -> HitResult:
+        """Count a spooled hit at its own time; its id makes a second replay change nothing."""
+
+        async def as_spooled(_site: Site, _p: Prepared) -> Identity:
+            return identity
+
+        return await self._process(prepared, as_spooled, live=False)
+
+    def _spool(self, prepared: Prepared, identify: Callable[[bytes], Identity]) -> HitResult:
+        assert self.spool is not None
+        site = self.store.sites.peek(prepared.site)
+        day = local_date(prepared.at, site.tz if site else UTC)
+        # With the day's salt at hand the ids are the ones the store would have seen; without
+        # it (a new day, a new process) a per-process salt of the day: the visitor may count
+        # twice.
+        salt = self.salts.cached(prepared.site, day) or self.salts.local(day)
+        site_label = site.id if site else None
+        if not self.spool.append(prepared.to_line(identify(salt))):
+            self.observe(site_label, "dropped")
+            raise StoreUnavailable(
+                "the store is unavailable and the spool is full; try again later"
+            )
+        self.observe(site_label, "spooled")
+        self.spool_changed()
+        return HitResult(False, None, {}, spooled=True)
+
+    async def _process(self, p: Prepared, resolve: Resolve, live: bool) -> HitResult:
+        try:
+            site = await self.store.sites.get(p.site)
+        except (UnknownSite, InvalidInput):
+            self.observe(None, "unknown_site")
+            raise
+        if p.origin_host is None or not site.allows_host(p.origin_host):
+            await self._exclude(site, Exclusion.origin_rejected, p.at)
+            shown = p.origin_host or "none"
+            raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
+        try:
+            path = normalize_path(p.url, site.keep_query)
+            url_host = host_of(p.url)  # None for a bare path
+            if url_host is not None and not site.allows_host(url_host):
+                raise InvalidInput(
+                    f"url host {url_host[:100]!r} is not one of the domains of site {site.id!r}"
+                )
+        except InvalidInput:
+            await self._exclude(site, Exclusion.invalid, p.at)
+            raise
+        if p.excluded is not None:
+            return await self._exclude(site, p.excluded, p.at, path)
+        result = await self._count(site, p, path, await resolve(site, p))
+        # A live hit's id is new, so if the store has seen it, it was this very call's own
+        # first attempt (a pipeline redis-py sent again after a dropped connection): it counted.
+        if live or not result.duplicate:
+            self.observe(site.id, result.excluded.value if result.excluded else "counted")
+        return result
+
+    async def _exclude(
+        self, site: Site, reason: Exclusion, at: datetime, path: str | None = None
+    ) -> HitResult:
+        """Count an excluded hit by reason, and answer with the box as it stands: one round
+        trip."""
+        minute = self._minutes.of(site, at)
+        keys = self.store.keys.site(site.id)
+        excluded = keys.excluded(local_date(at, site.tz))
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(excluded, reason.value, 1)
+            pipe.expire(excluded, minute.excluded_ttl_s, nx=True)
+            pipe.get(keys.summary)
+            if path is not None:
+                pipe.hget(keys.page_views, path)
+            _, _, raw, *views = await pipe.execute()
+        self.observe(site.id, reason.value)
+        summary = decode(raw)
+        online = int(summary["online"]) if summary else 0
+        page_views = int(views[0] or 0) if views else 0
+        box = box_numbers(summary, site.measure.value, minute.today, page_views, online)
+        return HitResult(False, reason, box)
+
+    async def _count(self, site: Site, p: Prepared, path: str, identity: Identity) -> HitResult:
+        visitor, address = identity
+        shared = self._minutes.of(site, p.at)
+        limits = self.store.settings
+        raw = await self._hit_script(
+            keys=shared.keys,
+            args=[
+                shared.today,
+                visitor,
+                int(p.at.timestamp() * 1000),
+                site.session_timeout_s * 1000,
+                site.online_window_s * 1000,
+                p.event.value,
+                path,
+                limits.rate_per_visitor_per_min,
+                address,
+                limits.rate_per_address_per_min,
+                limits.rate_per_site_per_min,
+                RATE_TTL_S,
+                shared.excluded_ttl_s,
+                p.id,
+                limits.hit_id_ttl_s,
+                *HLL_TTLS_S,
+            ],
+        )
+        page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
+        summary = decode(raw_summary)
+        measure = site.measure.value
+        if reason:
+            box = box_numbers(summary, measure, shared.today, int(page_views), int(online))
+            if text(reason) == "duplicate":
+                # Counted before: by the first attempt of this very request, or a replay repeated.
+                return HitResult(True, None, box, duplicate=True)
+            return HitResult(False, Exclusion(text(reason)), box)
+        live = None
+        if p.event is Event.pageview:
+            live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
+        box = box_numbers(summary, measure, shared.today, int(page_views), int(online), live)
+        return HitResult(True, None, box)

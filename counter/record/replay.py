@@ -1,0 +1,84 @@
+"""Replaying the outage spool once the store answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from counter.errors import InvalidInput, OriginRejected, UnknownSite
+from counter.record.recorder import STORE_DOWN, Recorder
+from counter.record.spool import Identity, Prepared, Spool
+
+log = logging.getLogger("visitor_stats.spool")
+
+CONCURRENCY = 32
+TICK_S = 0.5
+
+
+async def _replay_one(recorder: Recorder, prepared: Prepared, identity: Identity) -> None:
+    # A hit that turns out unknown, foreign or malformed is decided (and counted as such by
+    # the checks): it is done, like a counted one.
+    with contextlib.suppress(UnknownSite, OriginRejected, InvalidInput):
+        await recorder.replay(prepared, identity)
+    recorder.observe(None, "replayed")
+
+
+async def replay_spool(recorder: Recorder) -> int:
+    """Replay every spool file this process can claim; returns the hits replayed.
+
+    A store error stops it: the claimed file stays and is replayed again from its start next
+    time (hit ids make the repeats change nothing).
+    """
+    spool = recorder.spool
+    if spool is None:
+        return 0
+    replayed = 0
+    for path in spool.claim():
+        batch: list[tuple[Prepared, Identity]] = []
+        count = 0
+        for spooled in Spool.read(path):
+            batch.append(spooled)
+            if len(batch) >= CONCURRENCY:
+                await asyncio.gather(*(_replay_one(recorder, *s) for s in batch))
+                count += len(batch)
+                batch.clear()
+        await asyncio.gather(*(_replay_one(recorder, *s) for s in batch))
+        count += len(batch)
+        spool.done(path, count)
+        replayed += count
+        recorder.spool_changed()
+    if replayed:
+        log.info("replayed %d spooled hit(s)", replayed)
+    return replayed
+
+
+async def tick(recorder: Recorder) -> None:
+    """One round of the replayer: sync the spool; if it holds hits and the store answers,
+    close the breaker and replay them."""
+    spool = recorder.spool
+    if spool is None:
+        return
+    spool.sync()
+    if not recorder.outage.open and not spool.has_pending():
+        return
+    try:
+        await recorder.store.redis.ping()
+    except STORE_DOWN:
+        recorder.outage.trip()
+        return
+    recorder.outage.close()
+    try:
+        await replay_spool(recorder)
+    except STORE_DOWN:
+        recorder.outage.trip()
+
+
+async def run_replayer(recorder: Recorder) -> None:
+    """Until cancelled (the app's shutdown), a tick every half second."""
+    while True:
+        await asyncio.sleep(TICK_S)  # a background cadence, not a test waiting for time
+        try:
+            await tick(recorder)
+        except Exception:
+            log.exception("spool replay failed; retrying at the next tick")

@@ -1,0 +1,109 @@
+-- record_hit.lua: record one pageview or heartbeat of one visitor, atomically, in one call,
+-- unless a flood cap says no: then count it as excluded ("rate_limited") and record nothing else.
+-- (KEYS in this order: counter/keys.py, SiteKeys.record_hit_keys.)
+--
+-- KEYS[1]  last_seen        ZSET visitor -> last seen ms (online and sessions)
+-- KEYS[2]  pageviews_by_day HASH date -> pageviews
+-- KEYS[3]  visits_by_day    HASH date -> visits
+-- KEYS[4]  totals           HASH measure -> all-time count
+-- KEYS[5]  page_views       HASH page path -> all-time views
+-- KEYS[6]  open_days        SET of dates not closed yet
+-- KEYS[7]  visitors_by_day  HASH date -> visitors (present once the day is closed)
+-- KEYS[8]  summary          STRING the aggregator's JSON summary (read only)
+-- KEYS[9]  rate             HASH of this minute's counters: visitor id, address id, '#site'
+-- KEYS[10] excluded         HASH reason -> hits excluded today
+-- KEYS[11] hit_ids          SET of the hit ids counted in the hit's minute
+-- KEYS[12..] visitors HLL of each span's current period: the day's first, then week, month…
+-- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
+-- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
+-- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
+-- ARGV[7] page path
+-- ARGV[8] pageviews a visitor may make in the minute (0: no cap)
+-- ARGV[9] address id (a salted hash of the client address, never the address)
+-- ARGV[10] hits an address may make in the minute (0: no cap)
+-- ARGV[11] pageviews the site may take in the minute (0: no cap)
+-- ARGV[12] rate key ttl, s             ARGV[13] excluded key ttl, s
+-- ARGV[14] hit id                      ARGV[15] hit ids key ttl, s
+-- ARGV[16..] ttl, s, of each HLL of KEYS[12..], in the same order (0: none set here)
+-- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
+--          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand;
+--          a hit id seen before changes nothing and answers reason 'duplicate' with the box.
+
+-- A replayed hit whose first attempt reached the store (sent to a frozen server, run when it
+-- woke, answered too late) is already counted.
+if redis.call('SADD', KEYS[11], ARGV[14]) == 0 then
+  local online = redis.call('ZCOUNT', KEYS[1], tonumber(ARGV[3]) - tonumber(ARGV[5]), '+inf')
+  local views = tonumber(redis.call('HGET', KEYS[5], ARGV[7]) or '0')
+  return {views, 0, online, 0, 0, redis.call('GET', KEYS[8]), 'duplicate'}
+end
+redis.call('EXPIRE', KEYS[11], ARGV[15], 'NX')
+
+local day, visitor = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+local pageview = ARGV[6] == 'pageview'
+
+-- Fixed one-minute windows. A hit over a cap still costs only this script: acknowledged, not
+-- counted, and no presence either (a rotated user agent must not inflate "online").
+local visitor_cap, address_cap, site_cap = tonumber(ARGV[8]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local limited = false
+if pageview and visitor_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[9], visitor, 1) > visitor_cap
+end
+if not limited and address_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[9], ARGV[9], 1) > address_cap
+end
+if not limited and pageview and site_cap > 0 then
+  limited = redis.call('HINCRBY', KEYS[9], '#site', 1) > site_cap
+end
+if (pageview and visitor_cap > 0) or address_cap > 0 or (pageview and site_cap > 0) then
+  redis.call('EXPIRE', KEYS[9], ARGV[12], 'NX')
+end
+if limited then
+  redis.call('HINCRBY', KEYS[10], 'rate_limited', 1)
+  redis.call('EXPIRE', KEYS[10], ARGV[13], 'NX')
+  local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
+  local views = tonumber(redis.call('HGET', KEYS[5], ARGV[7]) or '0')
+  return {views, 0, online, 0, 0, redis.call('GET', KEYS[8]), 'rate_limited'}
+end
+
+local previous = redis.call('ZSCORE', KEYS[1], visitor)
+-- GT: a replayed (older) hit never moves a visitor's last-seen backwards.
+redis.call('ZADD', KEYS[1], 'GT', now, visitor)
+local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
+
+if not pageview then
+  return {0, 0, online, 0, 0, redis.call('GET', KEYS[8]), ''}
+end
+
+local new_visit = 0
+if not previous or now - tonumber(previous) > tonumber(ARGV[4]) then
+  new_visit = 1
+end
+
+local pageviews = redis.call('HINCRBY', KEYS[2], day, 1)
+redis.call('HINCRBY', KEYS[4], 'pageviews', 1)
+local visits
+if new_visit == 1 then
+  visits = redis.call('HINCRBY', KEYS[3], day, 1)
+  redis.call('HINCRBY', KEYS[4], 'visits', 1)
+else
+  visits = tonumber(redis.call('HGET', KEYS[3], day) or '0')
+end
+local page_views = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+redis.call('SADD', KEYS[6], day)
+
+local new_visitor = 0
+for i = 12, #KEYS do
+  local added = redis.call('PFADD', KEYS[i], visitor)
+  if i == 12 then new_visitor = added end
+  local ttl = tonumber(ARGV[i + 4])
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
+end
+-- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
+-- closed: its visitors row is frozen, so add the new visitor to the row and total directly.
+if new_visitor == 1 and redis.call('HEXISTS', KEYS[7], day) == 1 then
+  redis.call('HINCRBY', KEYS[7], day, 1)
+  redis.call('HINCRBY', KEYS[4], 'visitors', 1)
+end
+
+return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[8]), ''}

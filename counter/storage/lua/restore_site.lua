@@ -1,0 +1,43 @@
+-- restore_site.lua: bring one site back from the aggregator's snapshot, once.
+--
+-- Mode "add": the store lost the site's data (no epoch marker): the snapshot is added to
+-- whatever was counted since the loss, so nothing counted on either side is lost.
+-- Mode "max": the store is older than the snapshot (restored from an old backup): each
+-- figure becomes the larger of the two, so no figure goes down.
+-- Either way the marker is set in the same step, so the restore happens exactly once.
+--
+-- (KEYS in this order: counter/keys.py, SiteKeys.snapshot_keys.)
+-- KEYS[1] epoch marker  KEYS[2] config  KEYS[3] totals  KEYS[4] offsets  KEYS[5] adjustments
+-- KEYS[6] pageviews_by_day  KEYS[7] visits_by_day  KEYS[8] visitors_by_day  KEYS[9] page_views
+-- ARGV[1] "add" or "max"   ARGV[2] snapshot JSON   ARGV[3] generation   ARGV[4] store epoch id
+-- Returns 1 when restored, 0 when there was nothing to do.
+
+local marker = redis.call('HGET', KEYS[1], 'generation')
+if ARGV[1] == 'add' and marker then return 0 end
+if ARGV[1] == 'max' and marker and tonumber(marker) >= tonumber(ARGV[3]) then return 0 end
+
+local snap = cjson.decode(ARGV[2])
+if snap.config and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], snap.config)
+end
+local hashes = {[3] = 'totals', [6] = 'pageviews', [7] = 'visits', [8] = 'visitors', [9] = 'page_views'}
+for index, name in pairs(hashes) do
+  for field, value in pairs(snap[name] or {}) do
+    if ARGV[1] == 'add' then
+      redis.call('HINCRBY', KEYS[index], field, value)
+    else
+      local current = tonumber(redis.call('HGET', KEYS[index], field) or '0')
+      if current < value then redis.call('HSET', KEYS[index], field, value) end
+    end
+  end
+end
+-- Adjustments: the longer ledger wins, with its offsets.
+local adjustments = snap.adjustments or {}
+if redis.call('LLEN', KEYS[5]) < #adjustments then
+  redis.call('DEL', KEYS[5])
+  for _, entry in ipairs(adjustments) do redis.call('RPUSH', KEYS[5], entry) end
+  redis.call('DEL', KEYS[4])
+  for field, value in pairs(snap.offsets or {}) do redis.call('HSET', KEYS[4], field, value) end
+end
+redis.call('HSET', KEYS[1], 'generation', ARGV[3], 'id', ARGV[4])
+return 1

@@ -1,0 +1,23 @@
+-- snapshot_site.lua: everything durable about one site, read atomically, and the site's epoch
+-- marker moved to the snapshot generation in the same step (so a store that loses the data
+-- also loses the marker, and the aggregator notices).
+--
+-- (KEYS in this order: counter/keys.py, SiteKeys.snapshot_keys.)
+-- KEYS[1] epoch marker (HASH)   KEYS[2] config (STRING)   KEYS[3] totals   KEYS[4] offsets
+-- KEYS[5] adjustments (LIST)    KEYS[6] pageviews_by_day  KEYS[7] visits_by_day
+-- KEYS[8] visitors_by_day       KEYS[9] page_views
+-- ARGV[1] generation   ARGV[2] store epoch id
+-- Returns {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views}
+-- (hashes as flat field/value arrays).
+
+redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'id', ARGV[2])
+return {
+  redis.call('GET', KEYS[2]),
+  redis.call('HGETALL', KEYS[3]),
+  redis.call('HGETALL', KEYS[4]),
+  redis.call('LRANGE', KEYS[5], 0, -1),
+  redis.call('HGETALL', KEYS[6]),
+  redis.call('HGETALL', KEYS[7]),
+  redis.call('HGETALL', KEYS[8]),
+  redis.call('HGETALL', KEYS[9]),
+}
