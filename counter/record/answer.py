@@ -14,6 +14,10 @@ def decode(raw: bytes | str | None) -> dict[str, Any] | None:
     return orjson.loads(raw) if raw is not None else None
 
 
+TODAY = DAY.current
+ZEROS = dict.fromkeys(CURRENT, 0)
+
+
 def box_numbers(
     summary: dict[str, Any] | None,
     measure: str,
@@ -23,14 +27,18 @@ def box_numbers(
     live_today: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """``page_views``, ``online`` and each current period (today, week, month, total): the
-    last summary, with today's live figures folded in."""
-    box = {"page_views": page_views, "online": online, **dict.fromkeys(CURRENT, 0)}
-    if summary is not None:
-        box.update({period: summary[period] for period in CURRENT})
+    last summary, with today's live figures folded in. (Every pageview answers one: plain
+    loops, no comprehensions.)"""
+    box = {"page_views": page_views, "online": online}
+    if summary is None:
+        box.update(ZEROS)
+    else:
+        for period in CURRENT:
+            box[period] = summary[period]
         if summary.get("date") != today:
-            box[DAY.current] = 0  # the summary is of an earlier day
+            box[TODAY] = 0  # the summary is of an earlier day
     if live_today is not None and measure in live_today:
-        delta = live_today[measure] - box[DAY.current]
+        delta = live_today[measure] - box[TODAY]
         if delta > 0:
             for period in CURRENT:
                 box[period] += delta

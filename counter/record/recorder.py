@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,6 +31,18 @@ STORE_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutE
 
 # Given the site and the hit, the visitor's ids: hashed now under the day's salt, or as spooled.
 Resolve = Callable[[Site, Prepared], Awaitable[Identity]]
+
+
+def page_path(site: Site, url: str) -> str:
+    """The path whose views a hit of ``url`` counts; InvalidInput for a malformed url or one on
+    a host outside the site's domains (it would inflate another page's views)."""
+    path = normalize_path(url, site.keep_query)
+    url_host = host_of(url)  # None for a bare path
+    if url_host is not None and not site.allows_host(url_host):
+        raise InvalidInput(
+            f"url host {url_host[:100]!r} is not one of the domains of site {site.id!r}"
+        )
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +143,26 @@ class Recorder:
     def _spool(self, prepared: Prepared, identify: Callable[[bytes], Identity]) -> HitResult:
         assert self.spool is not None
         site = self.store.sites.peek(prepared.site)
+        site_label = site.id if site else None
+        # Only what would be stored goes to disk: the page's path, as the site counts it (no
+        # query unless the site keeps it, never a fragment). Without the site's config at hand
+        # the query goes, and the url's host cannot be checked.
+        try:
+            path = page_path(site, prepared.url) if site else normalize_path(prepared.url)
+        except InvalidInput:
+            self.observe(site_label, "invalid")
+            raise
         day = local_date(prepared.at, site.tz if site else UTC)
         # With the day's salt at hand the ids are the ones the store would have seen; without
         # it (a new day, a new process) a per-process salt of the day: the visitor may count
         # twice.
         salt = self.salts.cached(prepared.site, day) or self.salts.local(day)
-        site_label = site.id if site else None
-        if not self.spool.append(prepared.to_line(identify(salt))):
+        line = replace(prepared, url=path).to_line(identify(salt))
+        if not self.spool.append(line):
             self.observe(site_label, "dropped")
             raise StoreUnavailable(
-                "the store is unavailable and the spool is full; try again later"
+                "the store is unavailable and the spool cannot take the hit (full, or the "
+                "disk refused it); try again later"
             )
         self.observe(site_label, "spooled")
         self.spool_changed()
@@ -157,12 +179,7 @@ class Recorder:
             shown = p.origin_host or "none"
             raise OriginRejected(f"origin {shown!r} is not one of the domains of site {site.id!r}")
         try:
-            path = normalize_path(p.url, site.keep_query)
-            url_host = host_of(p.url)  # None for a bare path
-            if url_host is not None and not site.allows_host(url_host):
-                raise InvalidInput(
-                    f"url host {url_host[:100]!r} is not one of the domains of site {site.id!r}"
-                )
+            path = page_path(site, p.url)
         except InvalidInput:
             await self._exclude(site, Exclusion.invalid, p.at)
             raise

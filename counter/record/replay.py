@@ -45,7 +45,7 @@ async def replay_spool(recorder: Recorder) -> int:
                 batch.clear()
         await asyncio.gather(*(_replay_one(recorder, *s) for s in batch))
         count += len(batch)
-        spool.done(path, count)
+        spool.done(path)
         replayed += count
         recorder.spool_changed()
     if replayed:

@@ -94,8 +94,10 @@ class Spool:
         self._pid = os.getpid()
         self._fd: int | None = None
         self._path: Path | None = None
-        self._bytes = 0
+        self._bytes = 0  # in every spool file of the directory
+        self._file_bytes = 0  # in this process's open file: where its next line begins
         self.pending = 0  # hits this process holds: appended, or claimed, and not replayed
+        self.failing = False  # the last write was refused by the disk (full, read-only)
 
     # -- writing ---------------------------------------------------------------------------
     def _open(self) -> int:
@@ -104,30 +106,62 @@ class Spool:
             self._bytes = self.pending_bytes()
             self._path = self.directory / f"spool-{self._pid}-{secrets.token_hex(4)}.jsonl"
             self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file_bytes = 0
         return self._fd
 
     def append(self, line: bytes) -> bool:
-        """Keep one spooled hit (:meth:`Prepared.to_line`); False when the spool is full."""
-        fd = self._open()
+        """Keep one spooled hit (:meth:`Prepared.to_line`), whole, before it is acknowledged.
+
+        False when the spool is full or the disk refuses the line (full, read-only): then
+        nothing of the line stays, so no torn line can spoil the next one.
+        """
         if self._bytes + len(line) > self.max_bytes:
             return False
-        os.write(fd, line)
+        try:
+            fd = self._open()
+            written = 0
+            while written < len(line):  # a write may be short; the rest follows
+                written += os.write(fd, line[written:])
+        except OSError as exc:
+            self.failing = True
+            log.error("the spool cannot be written (%s); hits are refused", exc.strerror)
+            if self._fd is not None:
+                self._cut_back()
+            return False
+        self.failing = False
         self._bytes += len(line)
+        self._file_bytes += len(line)
         self.pending += 1
         return True
 
+    def _cut_back(self) -> None:
+        """Drop what a refused write left of its line (a torn tail)."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._file_bytes)
+        except OSError as exc:
+            # The file now ends in a torn line, which the replay skips; the next line must not
+            # join it, so the next append starts a new file.
+            log.error("cannot cut a torn spool line (%s); starting a new file", exc.strerror)
+            os.close(self._fd)
+            self._fd = None
+
     @property
     def full(self) -> bool:
-        return self._bytes >= self.max_bytes
+        """No room for another hit: the size bound is reached, or the disk refused the last."""
+        return self.failing or self._bytes >= self.max_bytes
 
     def sync(self) -> None:
         """fsync what was appended (the page cache already survives a process crash)."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                log.error("cannot fsync the spool (%s)", exc.strerror)
 
     def close(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            self.sync()
             os.close(self._fd)
             self._fd = None
             if self._path is not None and self._path.stat().st_size == 0:
@@ -158,8 +192,7 @@ class Spool:
                 os.rename(path, target)
                 claimed.append(target)
                 if int(pid) != self._pid:  # another (dead) process's hits are ours now
-                    with open(target, "rb") as handle:
-                        self.pending += sum(1 for _ in handle)
+                    self.pending += _lines(target)
         return claimed
 
     @staticmethod
@@ -173,8 +206,16 @@ class Spool:
                         "%s line %d is torn (a crash mid-write); skipped", path.name, number
                     )
 
-    def done(self, path: Path, replayed: int) -> None:
-        size = path.stat().st_size
+    def done(self, path: Path) -> None:
+        """A claimed file is replayed: its hits, torn lines too, are no longer held."""
+        size, lines = path.stat().st_size, _lines(path)
         path.unlink()
         self._bytes = max(0, self._bytes - size)
-        self.pending = max(0, self.pending - replayed)
+        self.pending = max(0, self.pending - lines)
+        self.failing = False  # room was made; the next hit tries the disk again
+
+
+def _lines(path: Path) -> int:
+    """The lines of a spool file, a torn last one included (what ``pending`` counted)."""
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)

@@ -3,57 +3,21 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from api.app import create_app
-from counter.clock import FakeClock
 from counter.record.recorder import Recorder
 from counter.record.replay import tick
-from counter.settings import Settings
-from counter.sites import make_site
 from tests.helpers import BROWSER_A
 from tests.servers import ValkeyProcess
 
 
-@pytest.fixture
-async def own_store(tmp_path: Path) -> AsyncIterator[ValkeyProcess]:
-    """A server of this test alone, so the test may stop, freeze and restart it."""
-    server = ValkeyProcess(tmp_path / "valkey").start()
-    try:
-        yield server
-    finally:
-        if server.process is not None:
-            os.kill(server.process.pid, signal.SIGCONT)
-        server.stop()
-
-
-@pytest.fixture
-async def app_client(
-    own_store: ValkeyProcess, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
-    settings = Settings(
-        redis_url=own_store.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path / "var"
-    )
-    app = create_app(settings, clock)
-    async with app.fastapi.router.lifespan_context(app.fastapi):
-        recorder: Recorder = app.fastapi.state.recorder
-        await recorder.store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:
-            yield http, recorder
-
-
-async def send(http: httpx.AsyncClient, n: int) -> httpx.Response:
+async def send(http: httpx.AsyncClient, n: int, url: str | None = None) -> httpx.Response:
     return await http.post(
         "/api/hit",
-        json={"site": "demo.local", "url": f"/p{n % 3}"},
+        json={"site": "demo.local", "url": url or f"/p{n % 3}"},
         headers={
             "Origin": "https://demo.local",
             "User-Agent": BROWSER_A,
@@ -136,5 +100,23 @@ async def test_stats_keep_answering_stale_while_the_store_is_frozen(
     assert frozen.json()["stale"] is True
     assert frozen.json()["pageviews"] == fresh.json()["pageviews"]
     assert hit.status_code == 202
+    await tick(recorder)
+    assert await counted(recorder) == 2
+
+
+async def test_the_spool_keeps_only_the_path_that_would_be_stored(
+    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
+) -> None:
+    http, recorder = app_client
+    await send(http, 1)  # the site's config is now known to this process
+    own_store.stop()
+    secret = "https://demo.local/p1/index.html?email=a%40b.vn&token=s3cr3t#top"
+    assert (await send(http, 2, secret)).status_code == 202
+    foreign = await send(http, 3, "https://elsewhere.example/p1")
+    assert foreign.status_code == 400  # judged as it would be live: not one of the site's hosts
+    text = b"".join(p.read_bytes() for p in (recorder.store.settings.data_dir / "spool").glob("*"))
+    assert b"s3cr3t" not in text and b"email" not in text and b"#top" not in text
+    assert b'"url":"/p1/"' in text
+    own_store.start()
     await tick(recorder)
     assert await counted(recorder) == 2
