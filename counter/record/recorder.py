@@ -8,6 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from redis.exceptions import (
+    ClusterDownError,
+    ReadOnlyError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,8 +32,19 @@ from counter.storage.coalesce import Coalescer
 from counter.storage.store import Store
 from counter.urls import host_of, normalize_path
 
-# The store did not answer (refused, reset, timed out): the hit goes to the spool.
-STORE_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# The store did not answer (refused, reset, timed out), or cannot take writes for a moment (a
+# Cluster slot whose master is gone, during the failover; a master just demoted to replica):
+# the hit goes to the spool. redis-py's SlotNotCoveredError is not even a RedisError.
+STORE_DOWN = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+    ReadOnlyError,
+)
 
 # Given the site and the hit, the visitor's ids: hashed now under the day's salt, or as spooled.
 Resolve = Callable[[Site, Prepared], Awaitable[Identity]]

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import redis
 from redis.crc import key_slot
 
 from aggregator.rollup import run_pass
@@ -17,6 +18,8 @@ from counter.figures.stats import read_stats
 from counter.keys import Keys, SiteKeys
 from counter.periods import SPANS, Periods, WeekStart
 from counter.record.recorder import Recorder
+from counter.record.replay import tick
+from counter.record.spool import Spool
 from counter.settings import RedisMode, Settings
 from counter.sites import make_site
 from counter.storage.connection import open_store
@@ -44,10 +47,14 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeySentine
 
 
 async def _store(
-    url: str, mode: RedisMode, clock: FakeClock, tmp_path: Path
+    url: str, mode: RedisMode, clock: FakeClock, tmp_path: Path, **options: float
 ) -> AsyncIterator[Store]:
     settings = Settings(
-        redis_url=url, redis_mode=mode, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path
+        redis_url=url,
+        redis_mode=mode,
+        key_prefix=f"t{secrets.token_hex(6)}",
+        data_dir=tmp_path,
+        **options,
     )
     async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
         await store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
@@ -82,6 +89,35 @@ async def test_cluster_counts_two_visitors_as_two(
         report = await run_pass(store, clock.now())
         assert report.sites == 21
         assert all(s["today"] == 1 for k, s in report.summaries.items() if k != "demo.local")
+
+
+async def test_hits_while_a_cluster_slot_has_no_master_are_spooled_and_counted_after(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    # A cluster of the test's own: the test takes the site's slot away from its master, as a
+    # failover does for a moment (redis-py answers CLUSTERDOWN, then SlotNotCoveredError).
+    cluster = ValkeyCluster(tmp_path / "cluster").start()
+    try:
+        # A budget longer than redis-py's own retries: the hit sees the cluster's error itself.
+        async for store in _store(cluster.url, RedisMode.cluster, clock, tmp_path, hit_budget_s=10):
+            recorder = Recorder(store, Spool(tmp_path / "spool", 1 << 20))
+            assert (await hit(recorder, ip="198.51.100.1")).counted
+            owner = cluster.owner_of(b"demo.local")
+            slot = key_slot(b"{demo.local}")
+            admin = redis.Redis(port=owner.port, socket_timeout=2)
+            try:
+                admin.execute_command("CLUSTER", "DELSLOTS", slot)
+                results = [await hit(recorder, ip=f"198.51.100.{n}") for n in range(2, 5)]
+                assert all(r.spooled for r in results), results
+                admin.execute_command("CLUSTER", "ADDSLOTS", slot)
+            finally:
+                admin.close()
+            cluster.wait_ok()
+            await tick(recorder)
+            keys = store.keys.site("demo.local")
+            assert int(await store.redis.hget(keys.totals, "pageviews")) == 4
+    finally:
+        cluster.stop()
 
 
 async def test_sentinel_counts_two_visitors_as_two(
