@@ -42,6 +42,7 @@ class PassReport:
     fingerprints: dict[str, bytes] = field(default_factory=dict)
     restored: RestoreReport | None = None
     snapshots_written: int = 0
+    pages_pruned: int = 0
 
 
 def _chunks(items: Sequence[Site], size: int) -> Iterable[Sequence[Site]]:
@@ -114,6 +115,8 @@ async def _pass_over(
             store.keys.site(site.id), periods[site.id], now_ms - site.online_window_s * 1000
         )
         batch.script(store.scripts.read_site, keys=key_list, args=args)
+    for site in sites:
+        batch.command("hlen", store.keys.site(site.id).page_views)
     results = await batch.execute()
 
     closes, rest = results[: len(closing)], results[len(closing) :]
@@ -121,7 +124,10 @@ async def _pass_over(
         if closed:
             report.days_closed += 1
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
-    reads = rest[len(sites) :]
+    reads = rest[len(sites) : 2 * len(sites)]
+    for site, pages in zip(sites, rest[2 * len(sites) :], strict=True):
+        if int(pages) > store.settings.max_pages_per_site:
+            report.pages_pruned += await prune_pages(store, site.id)
 
     batch = store.batch()
     for site, raw in zip(sites, reads, strict=True):
@@ -142,3 +148,26 @@ async def _pass_over(
         )
         batch.command("set", store.keys.site(site.id).summary, orjson.dumps(summary))
     await batch.execute()
+
+
+async def prune_pages(store: Store, site_id: str) -> int:
+    """Keep the ``max_pages_per_site`` most viewed pages of a site; returns how many went.
+
+    A site's page views are one field per page, kept for good: a flood of made-up paths would
+    grow them without end. Their views stay in the site's totals and history; only the
+    least viewed pages lose their own figure. Runs only for a site over the bound, so it
+    costs one read of its page views when it does (ties go in path order, so a second run
+    removes nothing more).
+    """
+    key = store.keys.site(site_id).page_views
+    views = {text(path): int(n) for path, n in (await store.redis.hgetall(key)).items()}
+    excess = len(views) - store.settings.max_pages_per_site
+    if excess <= 0:
+        return 0
+    least = sorted(views, key=lambda path: (views[path], path))[:excess]
+    for start in range(0, len(least), 1000):
+        await store.redis.hdel(key, *least[start : start + 1000])
+    log.warning(
+        "%s: kept its %d most viewed pages, dropped %d", site_id, len(views) - excess, excess
+    )
+    return excess

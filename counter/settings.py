@@ -22,7 +22,11 @@ class RedisMode(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VISITOR_STATS_", extra="ignore")
+    # hide_input_in_errors: a refused value can be a secret (the admin token, a password in
+    # REDIS_URL), and a ValidationError's text quotes every refused input otherwise.
+    model_config = SettingsConfigDict(
+        env_prefix="VISITOR_STATS_", extra="ignore", hide_input_in_errors=True
+    )
 
     redis_url: str | None = Field(
         default=None, description="unset: start or attach to the embedded server in data_dir"
@@ -53,11 +57,38 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/8", "::1/128"])
     admin_token: SecretStr | None = None
 
+    # What one client may hold of a worker (issue 12: a 200 MB admin body was read whole before
+    # its 401, and slow or huge headers kept sockets open without end). Admin JSON is small.
+    max_admin_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # From the first read of a body to its last byte; then 408 and the connection is closed.
+    body_timeout_s: float = Field(default=10, gt=0, le=300)
+    # From a connection's opening (or a request's first byte) to the end of its headers.
+    header_timeout_s: float = Field(default=10, gt=0, le=300)
+    # Request line and headers together, and the number of header lines. 32 KiB is nginx's
+    # default room for them (4 x 8k): a portal's cookies for its parent domain reach the stats
+    # host too, and a long X-Forwarded-For chain is bounded where it is read.
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=16, le=1000)
+    # Beyond this many open connections (or requests in progress) a worker answers 503.
+    max_connections_per_worker: int = Field(default=1000, ge=10, le=100_000)
+    keep_alive_s: int = Field(default=5, ge=1, le=300)
+
     # Flood caps, per fixed minute (0: no cap). Hits over a cap are answered 200 with the box
     # but not counted, and show up as excluded "rate_limited".
     rate_per_visitor_per_min: int = Field(default=30, ge=0, le=100_000)
     rate_per_address_per_min: int = Field(default=600, ge=0, le=1_000_000)
     rate_per_site_per_min: int = Field(default=60_000, ge=0, le=100_000_000)
+    # Inflation within those caps: one address rotating its user agent makes a new visitor per
+    # hit; it may bring this many distinct visitors a minute, view one page this often, and add
+    # this many pages never seen before (each a field kept for good) a minute.
+    rate_visitors_per_address_per_min: int = Field(default=100, ge=0, le=100_000)
+    rate_per_page_per_address_per_min: int = Field(default=60, ge=0, le=100_000)
+    rate_new_pages_per_address_per_min: int = Field(default=30, ge=0, le=100_000)
+    # Past half the site cap, an address with more hits than this in the minute is refused
+    # (a flood must not use up the cap of the visitors who come after it); past the cap, all.
+    rate_shed_above_per_address_per_min: int = Field(default=10, ge=0, le=1_000_000)
+    # The pages whose views a site keeps; beyond it the aggregator drops the least viewed.
+    max_pages_per_site: int = Field(default=100_000, ge=100, le=10_000_000)
     # A referrer-spam host list (one host a line) used in addition to the one shipped.
     referrer_spam_file: Path | None = None
 

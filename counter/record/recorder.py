@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import (
     ClusterDownError,
@@ -95,6 +96,9 @@ class Recorder:
         self._hit_script = Coalescer(store.redis, store.scripts.record_hit)
         self._on_outcome = on_outcome
         self._on_spool = on_spool
+        # Each site's last summary a hit saw: its box while the store has none (lost, not yet
+        # restored), so the figures a page shows never drop to the few hits since the loss.
+        self._summaries: dict[str, dict[str, Any]] = {}
 
     def observe(self, site: str | None, outcome: str) -> None:
         if self._on_outcome is not None:
@@ -225,11 +229,18 @@ class Recorder:
                 pipe.hget(keys.page_views, path)
             _, _, raw, *views = await pipe.execute()
         self.observe(site.id, reason.value)
-        summary = decode(raw)
+        summary = self._summary(site, raw)
         online = int(summary["online"]) if summary else 0
         page_views = int(views[0] or 0) if views else 0
         box = box_numbers(summary, site.measure.value, minute.today, page_views, online)
         return HitResult(False, reason, box)
+
+    def _summary(self, site: Site, raw: bytes | str | None) -> dict[str, Any] | None:
+        summary = decode(raw)
+        if summary is None:
+            return self._summaries.get(site.id)
+        self._summaries[site.id] = summary
+        return summary
 
     async def _count(self, site: Site, p: Prepared, path: str, identity: Identity) -> HitResult:
         visitor, address = identity
@@ -253,11 +264,15 @@ class Recorder:
                 shared.excluded_ttl_s,
                 p.id,
                 limits.hit_id_ttl_s,
+                limits.rate_visitors_per_address_per_min,
+                limits.rate_per_page_per_address_per_min,
+                limits.rate_new_pages_per_address_per_min,
+                limits.rate_shed_above_per_address_per_min,
                 *HLL_TTLS_S,
             ],
         )
         page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
-        summary = decode(raw_summary)
+        summary = self._summary(site, raw_summary)
         measure = site.measure.value
         if reason:
             box = box_numbers(summary, measure, shared.today, int(page_views), int(online))

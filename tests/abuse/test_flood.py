@@ -64,4 +64,6 @@ async def test_a_1500_hit_flood_over_http_is_never_a_5xx_and_counted_at_most_150
     assert counted <= 150
     assert counted == CAP * 3
     last = answers[-1].json()
-    assert last["page_views"] == counted  # over the cap, the box still shows the page's views
+    # Over the cap the box answers as if the hit had counted (issue 12: the flood must not see
+    # the cap in the page's views), while the store holds only what counted.
+    assert last["page_views"] > counted

@@ -24,9 +24,15 @@
 -- ARGV[11] pageviews the site may take in the minute (0: no cap)
 -- ARGV[12] rate key ttl, s             ARGV[13] excluded key ttl, s
 -- ARGV[14] hit id                      ARGV[15] hit ids key ttl, s
--- ARGV[16..] ttl, s, of each HLL of KEYS[12..], in the same order (0: none set here)
+-- ARGV[16] distinct visitors an address may bring in the minute (0: no cap)
+-- ARGV[17] pageviews an address may make of one page in the minute (0: no cap)
+-- ARGV[18] pages an address may add to the site's page views in the minute (0: no cap)
+-- ARGV[19] once half the site cap is passed, hits an address may still make in the minute
+-- ARGV[20..] ttl, s, of each HLL of KEYS[12..], in the same order (0: none set here)
 -- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
---          exclusion reason or ''}; a rate-limited hit answers the page's views as they stand;
+--          exclusion reason or ''}; a rate-limited pageview answers the page's views as if it
+--          had counted (they go on rising for the flood, which so cannot see the cap);
+--          a heartbeat of a visitor with no pageview within the session timeout records nothing;
 --          a hit id seen before changes nothing and answers reason 'duplicate' with the box.
 
 -- A replayed hit whose first attempt reached the store (sent to a frozen server, run when it
@@ -44,29 +50,69 @@ local pageview = ARGV[6] == 'pageview'
 
 -- Fixed one-minute windows. A hit over a cap still costs only this script: acknowledged, not
 -- counted, and no presence either (a rotated user agent must not inflate "online").
+local rate, address, path = KEYS[9], ARGV[9], ARGV[7]
 local visitor_cap, address_cap, site_cap = tonumber(ARGV[8]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local limited = false
-if pageview and visitor_cap > 0 then
-  limited = redis.call('HINCRBY', KEYS[9], visitor, 1) > visitor_cap
+local visitors_cap, page_cap = tonumber(ARGV[16]), tonumber(ARGV[17])
+local new_pages_cap, shed_above = tonumber(ARGV[18]), tonumber(ARGV[19])
+local limited, excess, touched = false, 0, false
+-- Counts one more in a counter of the minute (field: visitor ids are 24 hex digits, address
+-- ids 'a' and 24; the prefixes below keep the other counters apart) against its cap.
+local function over(field, cap)
+  touched = true
+  local count = redis.call('HINCRBY', rate, field, 1)
+  if cap > 0 and count > cap then
+    limited, excess = true, count - cap
+  end
+  return count
 end
-if not limited and address_cap > 0 then
-  limited = redis.call('HINCRBY', KEYS[9], ARGV[9], 1) > address_cap
+local address_hits = 0
+if address_cap > 0 or site_cap > 0 then
+  address_hits = over(address, address_cap)
 end
-if not limited and pageview and site_cap > 0 then
-  limited = redis.call('HINCRBY', KEYS[9], '#site', 1) > site_cap
+if pageview and not limited then
+  -- A visitor's first pageview of the minute is one more distinct visitor of its address: a
+  -- user agent rotated on every hit makes a new visitor each time.
+  if visitor_cap > 0 or visitors_cap > 0 then
+    if over(visitor, visitor_cap) == 1 and not limited and visitors_cap > 0 then
+      over('v' .. address, visitors_cap)
+    end
+  end
+  if not limited and page_cap > 0 then
+    over('p' .. address .. path, page_cap)
+  end
+  if not limited and new_pages_cap > 0 and redis.call('HEXISTS', KEYS[5], path) == 0 then
+    over('n' .. address, new_pages_cap)
+  end
+  if not limited and site_cap > 0 then
+    -- The site's pageviews of the minute: past half the cap an address that floods is shed
+    -- (a newcomer still counts), past the cap everyone is. Shed hits do not fill it.
+    touched = true
+    local site_hits = tonumber(redis.call('HGET', rate, '#site') or '0') + 1
+    if site_hits > site_cap or (2 * site_hits > site_cap and address_hits > shed_above) then
+      limited, excess = true, math.max(1, site_hits - site_cap)
+    else
+      redis.call('HINCRBY', rate, '#site', 1)
+    end
+  end
 end
-if (pageview and visitor_cap > 0) or address_cap > 0 or (pageview and site_cap > 0) then
-  redis.call('EXPIRE', KEYS[9], ARGV[12], 'NX')
+if touched then
+  redis.call('EXPIRE', rate, ARGV[12], 'NX')
 end
 if limited then
   redis.call('HINCRBY', KEYS[10], 'rate_limited', 1)
   redis.call('EXPIRE', KEYS[10], ARGV[13], 'NX')
   local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
-  local views = tonumber(redis.call('HGET', KEYS[5], ARGV[7]) or '0')
+  local views = tonumber(redis.call('HGET', KEYS[5], path) or '0')
+  if pageview then views = views + excess end
   return {views, 0, online, 0, 0, redis.call('GET', KEYS[8]), 'rate_limited'}
 end
 
 local previous = redis.call('ZSCORE', KEYS[1], visitor)
+if not pageview and (not previous or now - tonumber(previous) > tonumber(ARGV[4])) then
+  -- Presence comes from a pageview: a heartbeat alone (a script that only beats) adds nobody.
+  local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
+  return {0, 0, online, 0, 0, redis.call('GET', KEYS[8]), ''}
+end
 -- GT: a replayed (older) hit never moves a visitor's last-seen backwards.
 redis.call('ZADD', KEYS[1], 'GT', now, visitor)
 local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
@@ -96,7 +142,7 @@ local new_visitor = 0
 for i = 12, #KEYS do
   local added = redis.call('PFADD', KEYS[i], visitor)
   if i == 12 then new_visitor = added end
-  local ttl = tonumber(ARGV[i + 4])
+  local ttl = tonumber(ARGV[i + 8])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already

@@ -9,12 +9,27 @@
 -- (KEYS in this order: counter/keys.py, SiteKeys.snapshot_keys.)
 -- KEYS[1] epoch marker  KEYS[2] config  KEYS[3] totals  KEYS[4] offsets  KEYS[5] adjustments
 -- KEYS[6] pageviews_by_day  KEYS[7] visits_by_day  KEYS[8] visitors_by_day  KEYS[9] page_views
+-- KEYS[10] open_days; KEYS[11..] pairs: a visitors HLL of the snapshot, and a scratch key
+--          beside it (SiteKeys.scratch)
 -- ARGV[1] "add" or "max"   ARGV[2] snapshot JSON   ARGV[3] generation   ARGV[4] store epoch id
+-- ARGV[5] the snapshot's local day (open again unless its visitors row is there)
+-- ARGV[6..] pairs, one per KEYS pair: the HLL's ttl, s (0: none), and its bytes
 -- Returns 1 when restored, 0 when there was nothing to do.
 
 local marker = redis.call('HGET', KEYS[1], 'generation')
 if ARGV[1] == 'add' and marker then return 0 end
 if ARGV[1] == 'max' and marker and tonumber(marker) >= tonumber(ARGV[3]) then return 0 end
+
+-- The visitors HLLs first: merging is a union, so if anything below fails, the next try
+-- merges them again without harm. What was counted since the loss stays in the union.
+for i = 11, #KEYS, 2 do
+  local j = 6 + (i - 11)
+  redis.call('SET', KEYS[i + 1], ARGV[j + 1])
+  redis.call('PFMERGE', KEYS[i], KEYS[i], KEYS[i + 1])
+  redis.call('DEL', KEYS[i + 1])
+  local ttl = tonumber(ARGV[j])
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
+end
 
 local snap = cjson.decode(ARGV[2])
 if snap.config and redis.call('EXISTS', KEYS[2]) == 0 then
@@ -38,6 +53,10 @@ if redis.call('LLEN', KEYS[5]) < #adjustments then
   for _, entry in ipairs(adjustments) do redis.call('RPUSH', KEYS[5], entry) end
   redis.call('DEL', KEYS[4])
   for field, value in pairs(snap.offsets or {}) do redis.call('HSET', KEYS[4], field, value) end
+end
+-- The day's HLL is back: its day must be closed into the history like any other.
+if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[8], ARGV[5]) == 0 then
+  redis.call('SADD', KEYS[10], ARGV[5])
 end
 redis.call('HSET', KEYS[1], 'generation', ARGV[3], 'id', ARGV[4])
 return 1

@@ -6,11 +6,14 @@
 -- KEYS[1] epoch marker (HASH)   KEYS[2] config (STRING)   KEYS[3] totals   KEYS[4] offsets
 -- KEYS[5] adjustments (LIST)    KEYS[6] pageviews_by_day  KEYS[7] visits_by_day
 -- KEYS[8] visitors_by_day       KEYS[9] page_views
+-- KEYS[10..] visitors HLLs (SiteKeys.snapshot_hll_keys)
 -- ARGV[1] generation   ARGV[2] store epoch id
--- Returns {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views}
--- (hashes as flat field/value arrays).
+-- Returns {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views,
+--          {each HLL's bytes, or false}} (hashes as flat field/value arrays).
 
 redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'id', ARGV[2])
+local hlls = {}
+for i = 10, #KEYS do hlls[#hlls + 1] = redis.call('GET', KEYS[i]) end
 return {
   redis.call('GET', KEYS[2]),
   redis.call('HGETALL', KEYS[3]),
@@ -20,4 +23,5 @@ return {
   redis.call('HGETALL', KEYS[7]),
   redis.call('HGETALL', KEYS[8]),
   redis.call('HGETALL', KEYS[9]),
+  hlls,
 }

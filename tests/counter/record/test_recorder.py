@@ -217,7 +217,9 @@ async def test_visitor_over_the_cap_is_acknowledged_not_counted(
     results = [await hit(recorder, "/a") for _ in range(40)]
     assert [r.counted for r in results] == [True] * 30 + [False] * 10
     assert {r.excluded for r in results[30:]} == {"rate_limited"}
-    assert results[-1].box["page_views"] == 30  # the page's views as they stand
+    # Answered as if counted (issue 12: a flood must not see the cap), stored as they stand.
+    assert [r.box["page_views"] for r in results[29:]] == list(range(30, 41))
+    assert int(await store.redis.hget(store.keys.site(site.id).page_views, "/a")) == 30
     assert await _day_row(store, site, "pageviews") == {"2026-11-25": 30}
     assert await _excluded_today(store, site) == {b"rate_limited": b"10"}
     clock.advance(minutes=1)  # a new window
@@ -266,6 +268,9 @@ async def test_caps_of_zero_switch_the_limits_off(
     store.settings.rate_per_visitor_per_min = 0
     store.settings.rate_per_address_per_min = 0
     store.settings.rate_per_site_per_min = 0
+    store.settings.rate_visitors_per_address_per_min = 0
+    store.settings.rate_per_page_per_address_per_min = 0
+    store.settings.rate_new_pages_per_address_per_min = 0
     results = [await hit(recorder) for _ in range(50)]
     assert all(r.counted for r in results)
     assert not [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:*:rate:*")]
