@@ -16,6 +16,7 @@ Each site's restore sets its marker in the same script, so it happens once.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import math
@@ -27,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from counter.periods import SPANS, Periods
 from counter.replies import counts, text
 from counter.sites import Site
 from counter.storage.store import Store
@@ -34,6 +36,8 @@ from counter.storage.store import Store
 log = logging.getLogger("visitor_stats.aggregator")
 
 SNAPSHOTS_PER_PASS_AT_LEAST = 25
+# How long a restored visitors HLL lives (as record_hit.lua gives it), by span name.
+HLL_TTLS_S = {span.name: span.hll_ttl_s for span in SPANS}
 SNAPSHOT_HASHES = ("totals", "offsets", "pageviews", "visits", "visitors", "page_views")
 
 
@@ -131,10 +135,23 @@ class Snapshots:
             else:
                 continue
             planned.append((site_id, mode))
+            site_keys = keys.site(site_id)
+            hlls = snapshot.pop("hll", {"day": "", "keys": []})
             restores.script(
                 self.store.scripts.restore_site,
-                keys=keys.site(site_id).snapshot_keys(),
-                args=[mode, orjson.dumps(snapshot), snapshot["generation"], manifest["epoch"]],
+                keys=site_keys.restore_keys([key for _, key, _ in hlls["keys"]]),
+                args=[
+                    mode,
+                    orjson.dumps(snapshot),
+                    snapshot["generation"],
+                    manifest["epoch"],
+                    hlls["day"],
+                    *(
+                        v
+                        for span, _, blob in hlls["keys"]
+                        for v in (HLL_TTLS_S[span], base64.b64decode(blob))
+                    ),
+                ],
             )
         for (site_id, mode), done in zip(planned, await restores.execute(), strict=True):
             if int(done):
@@ -172,14 +189,18 @@ class Snapshots:
             return 0
         generation = int(manifest["generation"]) + 1
         batch = self.store.batch()
+        periods = {}
         for site in changed:
+            periods[site.id] = Periods.of(self.store.clock.now(), site.tz, site.first_weekday)
+            site_keys = self.store.keys.site(site.id)
             batch.script(
                 self.store.scripts.snapshot_site,
-                keys=self.store.keys.site(site.id).snapshot_keys(),
+                keys=site_keys.snapshot_keys() + site_keys.snapshot_hll_keys(periods[site.id]),
                 args=[generation, manifest["epoch"]],
             )
         for site, raw in zip(changed, await batch.execute(), strict=True):
-            config, totals, offsets, adjustments, pageviews, visits, visitors, page_views = raw
+            config, totals, offsets, adjustments, pageviews, visits, visitors, page_views = raw[:8]
+            hll_keys = self.store.keys.site(site.id).snapshot_hll_keys(periods[site.id])
             snapshot = {
                 "site": site.id,
                 "generation": generation,
@@ -191,6 +212,15 @@ class Snapshots:
                 "visits": counts(visits),
                 "visitors": counts(visitors),
                 "page_views": counts(page_views),
+                # The visitors of each span's current period (HLL bytes, base64).
+                "hll": {
+                    "day": periods[site.id].today.isoformat(),
+                    "keys": [
+                        [span.name, key, base64.b64encode(blob).decode()]
+                        for span, key, blob in zip(SPANS, hll_keys, raw[8], strict=True)
+                        if blob is not None
+                    ],
+                },
             }
             write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
             self._written[site.id] = fingerprints.get(site.id, b"")

@@ -48,6 +48,12 @@ class Keys:
         return f"{self.prefix}:{{_registry}}:epoch"
 
     @property
+    def last_pass(self) -> str:
+        """STRING ISO-8601 instant (UTC): when the last successful aggregation pass finished.
+        Written by the aggregator after each pass; ``/readyz`` reads it with one GET."""
+        return f"{self.prefix}:{{_registry}}:pass:last"
+
+    @property
     def leader(self) -> str:
         return f"{self.prefix}:aggregator:leader"
 
@@ -195,6 +201,22 @@ class SiteKeys:
             self.visitors_by_day,
             self.visitors_hll(today),
         ]
+
+    def snapshot_hll_keys(self, periods: Periods) -> list[str]:
+        """snapshot_site.lua's KEYS after :meth:`snapshot_keys`: the visitors HLL of each
+        span's current period, so a restore brings the day's and month's visitors back."""
+        return [self.visitors_of(span, periods.starts[span.current]) for span in SPANS]
+
+    def restore_keys(self, hlls: list[str]) -> list[str]:
+        """restore_site.lua: :meth:`snapshot_keys`, the open days, then each HLL of the
+        snapshot (by its name as snapshotted) with its scratch key."""
+        pairs = [k for key in hlls for k in (key, self.scratch(key))]
+        return [*self.snapshot_keys(), self.open_days, *pairs]
+
+    def scratch(self, key: str) -> str:
+        """STRING: an HLL of a snapshot while restore_site.lua merges it into ``key`` (one of
+        this site's keys, so the same slot); deleted in the same call."""
+        return f"{key}:restore"
 
     def snapshot_keys(self) -> list[str]:
         """snapshot_site.lua and restore_site.lua: everything durable about the site."""

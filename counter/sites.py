@@ -134,6 +134,11 @@ class SiteRegistry:
             pipe.sadd(self._keys.sites, site.id)
             await pipe.execute()
 
+    async def lost(self) -> bool:
+        """True when the store has lost its data: no epoch, which the aggregator's snapshot
+        writes, and restores before anything else when it finds the store without it."""
+        return not await self._redis.exists(self._keys.epoch)
+
     async def get(self, site_id: str) -> Site:
         site_id = validate_site_id(site_id)
         raw = await self._redis.get(self._keys.site(site_id).config)
@@ -187,6 +192,11 @@ class SiteCache:
                 site: Site | None = await self._registry.get(site_id)
             except UnknownSite:
                 site = None
+                if entry is not None and entry[1] is not None and await self._registry.lost():
+                    # The store lost its data (FLUSHALL, a restart without persistence) and
+                    # the aggregator has not restored the registry yet: the site is still
+                    # ours, and its hits count, to be added to what the restore brings back.
+                    site = entry[1]
             except RedisError:
                 if entry is None:
                     raise

@@ -70,5 +70,9 @@ class StatsReader:
                     "the store is unavailable and no earlier answer is at hand"
                 ) from None
             return {**last[1], "stale": True}
+        if answer["updated_at"] is None and last is not None and last[1]["updated_at"]:
+            # The store holds no summary, yet this worker has shown one: the store lost its
+            # data and the aggregator is restoring it. The figures shown must not drop to 0.
+            return {**last[1], "stale": True}
         self._answers.put(key, now, answer)
         return answer

@@ -31,8 +31,16 @@ def documented_keys(script: str) -> int:
         ("close_day", KEYS.close_day_keys(DAY), 0),
         ("import_day", KEYS.import_day_keys(), 0),
         ("adjust_total", KEYS.adjust_total_keys(DAY), 0),
-        ("snapshot_site", KEYS.snapshot_keys(), 0),
-        ("restore_site", KEYS.snapshot_keys(), 0),
+        (
+            "snapshot_site",
+            KEYS.snapshot_keys() + KEYS.snapshot_hll_keys(PERIODS_OF_DAY),
+            len(SPANS),
+        ),
+        (
+            "restore_site",
+            KEYS.restore_keys(KEYS.snapshot_hll_keys(PERIODS_OF_DAY)),
+            2 * len(SPANS),
+        ),
     ],
 )
 def test_a_scripts_keys_are_the_ones_its_header_lists(

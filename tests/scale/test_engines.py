@@ -131,7 +131,14 @@ def _all_site_keys(keys: SiteKeys) -> list[str]:
     """Every key a site has: its properties, its dated keys, and each script's KEYS list."""
     day = date(2026, 11, 25)
     periods = Periods.of_day(day, WeekStart.monday)
-    arguments = {"day": day, "minute": 29_400_000, "periods": periods, "today": day}
+    arguments = {
+        "day": day,
+        "minute": 29_400_000,
+        "periods": periods,
+        "today": day,
+        "key": keys.visitors_hll(day),
+        "hlls": keys.snapshot_hll_keys(periods),
+    }
     names = []
     for name, member in inspect.getmembers(type(keys)):
         if isinstance(member, property):
