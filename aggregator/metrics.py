@@ -122,3 +122,13 @@ class AggregatorMetrics:
 
     def exposition(self) -> tuple[bytes, str]:
         return exposition(exposition_registry(self.registry))
+
+
+def restarts_counter(registry: CollectorRegistry) -> Counter:
+    """Aggregators that died and were started again. Written by the process that supervises
+    the aggregator (``serve``), not by the aggregator: a dead one counts nothing."""
+    return Counter(
+        "visitor_stats_aggregator_restarts_total",
+        "Times serve started its aggregator again after it died.",
+        registry=registry,
+    )

@@ -35,10 +35,15 @@ log = logging.getLogger("visitor_stats.aggregator")
 
 
 class Aggregator:
-    def __init__(self, store: Store, metrics: AggregatorMetrics | None = None) -> None:
+    def __init__(
+        self, store: Store, metrics: AggregatorMetrics | None = None, token: str | None = None
+    ) -> None:
         self.store = store
         self.metrics = metrics or AggregatorMetrics()
-        self.token = secrets.token_hex(16)
+        # The lease holder's id. `serve` hands the same one to each aggregator it restarts,
+        # so a replacement renews its dead predecessor's lease at once instead of idling
+        # until it expires (3 intervals, at least 10 s) with the summaries going stale.
+        self.token = token or secrets.token_hex(16)
         self.snapshots = Snapshots(store, store.settings.data_dir / "snapshot")
         self.last_success: datetime | None = None
 
@@ -59,13 +64,16 @@ class Aggregator:
             report = await run_pass(
                 self.store, now or self.store.clock.now(), snapshots=self.snapshots
             )
+            finished = self.store.clock.now()
+            # What /readyz reads to tell fresh summaries from frozen ones: one GET on any
+            # worker. The clock's instant, not `now`: it says when, not as of when.
+            await self.store.redis.set(self.store.keys.last_pass, finished.isoformat())
         except Exception:
             self.metrics.passes.labels("error").inc()
             raise
         finally:
             self.metrics.pass_duration.observe(time.perf_counter() - started)
         self.metrics.passes.labels("ok").inc()
-        finished = self.store.clock.now()
         if self.last_success is not None:
             self.metrics.lag.set((finished - self.last_success).total_seconds())
         self.last_success = finished
@@ -112,10 +120,14 @@ def _guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]
 
 
 async def serve_aggregator(
-    store: Store, clock: Clock, metrics_port: int | None, metrics_host: str = "127.0.0.1"
+    store: Store,
+    clock: Clock,
+    metrics_port: int | None,
+    metrics_host: str = "127.0.0.1",
+    lease_token: str | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT; serve /metrics on metrics_host:metrics_port if given."""
-    aggregator = Aggregator(store)
+    aggregator = Aggregator(store, token=lease_token)
     if metrics_port is not None:
         start_http_server(
             metrics_port,

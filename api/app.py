@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.hotpath import HotPath
+from api.limits import RequestLimits
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
 from api.openapi import OPENAPI_PATHS
 from api.responses import CORS_POLICY
@@ -73,14 +74,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
     )
     app.add_middleware(CORSMiddleware, **CORS_POLICY)
     app.state.metrics = metrics
-    # It times what the CORS middleware answers (preflights) too.
+    app.state.admin_guard = admin.AdminGuard(settings, clock)
+    # Before anything reads a body: the admin token, the header and body caps, the deadline.
+    app.add_middleware(RequestLimits, settings=settings, admin=app.state.admin_guard)
+    # It times what the CORS and limits middleware answer (preflights, refusals) too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     errors.install(app, OPENAPI_PATHS)
     for module in (hits, stats, health, admin, metrics_route, embed):
         app.include_router(module.router)
     # Outermost, outside FastAPI itself: the hit and stats routes answer before any of its
     # layers, which cost more per request than the rest of a hit (see api/hotpath.py).
-    return HotPath(app)
+    return HotPath(app, settings)
 
 
 def app_from_environment() -> HotPath:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from api.responses import JSONResponse
 from counter.errors import (
@@ -27,12 +27,41 @@ class UnsupportedMediaType(VisitorStatsError):
     """A hit body declared as something other than JSON or text/plain."""
 
 
+class RequestTimedOut(VisitorStatsError):
+    """A request's headers or body did not arrive within their timeout."""
+
+
+class HeadersTooLarge(VisitorStatsError):
+    """More header lines, or more header bytes, than the settings allow."""
+
+
+class AdminDisabled(VisitorStatsError):
+    """An admin request to a worker that has no admin token configured."""
+
+
+class AdminUnauthorized(VisitorStatsError):
+    """An admin request without the right bearer token."""
+
+
+class AdminThrottled(VisitorStatsError):
+    """Too many failed admin attempts from one client address this minute."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 STATUS = {
     InvalidInput: 400,
+    AdminUnauthorized: 401,
     OriginRejected: 403,
+    AdminDisabled: 403,
     UnknownSite: 404,
+    RequestTimedOut: 408,
     BodyTooLarge: 413,
     UnsupportedMediaType: 415,
+    AdminThrottled: 429,
+    HeadersTooLarge: 431,
     StoreUnavailable: 503,
 }
 
@@ -55,7 +84,8 @@ def error_answer(exc: Exception) -> tuple[int, str]:
     (whose message is never shown: it could quote a request's values)."""
     if isinstance(exc, VisitorStatsError):
         return STATUS.get(type(exc), 400), str(exc)
-    if isinstance(exc, RedisError):
+    # redis-py's Cluster errors (a slot without its master) are not all RedisErrors.
+    if isinstance(exc, RedisError | RedisClusterException):
         log.error("store error: %s", type(exc).__name__)
         return 503, "the store is unavailable; try again shortly"
     return 500, "internal error"
@@ -67,8 +97,11 @@ def responses(*codes: int) -> dict[int | str, dict[str, object]]:
         401: "Missing or wrong admin token",
         403: "Origin not allowed for the site, or admin endpoints disabled",
         404: "Unknown site",
+        408: "Headers or body not received within their timeout",
         413: "Body too large",
         415: "Body is neither JSON nor text/plain",
+        429: "Too many failed admin attempts from this address; try again next minute",
+        431: "Too many headers, or headers too large",
         503: "Store unavailable",
     }
     return {code: {"description": descriptions[code], **ERROR_MODEL} for code in codes}
@@ -159,6 +192,7 @@ def install(app: FastAPI, extra_paths: dict[str, Any]) -> None:
 
     @app.exception_handler(VisitorStatsError)
     @app.exception_handler(RedisError)
+    @app.exception_handler(RedisClusterException)
     async def _mapped(_: Request, exc: Exception) -> JSONResponse:
         status, detail = error_answer(exc)
         return JSONResponse({"detail": detail}, status_code=status)

@@ -11,6 +11,7 @@ passes through to the FastAPI app.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -20,14 +21,16 @@ from fastapi import FastAPI
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
-from api.errors import UnsupportedMediaType, error_answer
+from api.errors import RequestTimedOut, UnsupportedMediaType, error_answer
 from api.intake import check_content_type, checked_text, header_map, make_hit, parse_hit_body
+from api.limits import CLOSE, check_headers, declared_length
 from api.metrics import ApiMetrics
 from api.responses import CORS_HEADER, cacheable_json
 from counter.errors import BodyTooLarge, InvalidInput
 from counter.figures.stats import StatsReader
 from counter.record.hit import Event
 from counter.record.recorder import Recorder
+from counter.settings import Settings
 
 log = logging.getLogger("visitor_stats.api")
 
@@ -52,8 +55,10 @@ class ClientGone(Exception):
 class HotPath:
     """Answers ``POST /api/hit`` and ``GET /api/stats``; passes every other request on."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.fastapi = app
+        self.max_headers = settings.max_headers
+        self.max_header_bytes = settings.max_header_bytes
         self.metrics: ApiMetrics = app.state.metrics
         self.routes: dict[str, tuple[str, Route]] = {
             "/api/hit": ("POST", _hit),
@@ -73,6 +78,7 @@ class HotPath:
         started = self.metrics.request_started()
         try:
             try:
+                check_headers(scope, self.max_headers, self.max_header_bytes)
                 status, headers, body = await route(self.fastapi.state, scope, receive)
             except ClientGone:
                 status = CLIENT_GONE  # nobody to answer; nothing was recorded
@@ -82,6 +88,8 @@ class HotPath:
                 if status == 500:
                     log.error("unexpected error on %s", scope["path"], exc_info=exc)
                 headers, body = [JSON], orjson.dumps({"detail": detail})
+                if status in (408, 413):  # the rest of the body is not read: see api.limits
+                    headers.append(CLOSE)
             await _answer(send, status, headers, body)
         finally:
             self.metrics.request_finished(scope["path"], scope["method"], status, started)
@@ -93,9 +101,11 @@ async def _hit(state: State, scope: Scope, receive: Receive) -> Answer:
     headers = header_map(scope["headers"])
     try:
         check_content_type(headers)
-        body = await _read_body(receive, headers, settings.max_body_bytes)
+        body = await _read_body(
+            receive, declared_length(headers), settings.max_body_bytes, settings.body_timeout_s
+        )
         site, url, event, referrer = parse_hit_body(body)
-    except (InvalidInput, BodyTooLarge, UnsupportedMediaType):
+    except (InvalidInput, BodyTooLarge, UnsupportedMediaType, RequestTimedOut):
         recorder.observe(None, "invalid")
         raise
     client = scope.get("client")
@@ -138,21 +148,27 @@ def _method_not_allowed(allowed: str) -> Route:
     return answer
 
 
-async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+async def _read_body(receive: Receive, declared: int | None, limit: int, timeout_s: float) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` as soon as it passes ``limit`` (at once for a
+    larger Content-Length), or :class:`RequestTimedOut` when it is not whole ``timeout_s`` on."""
+    if declared is not None and declared > limit:
         raise BodyTooLarge(f"body is larger than {limit} bytes")
     body = b""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientGone  # a part of a body is not a hit
-        chunk: bytes = message.get("body", b"")
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(f"body is larger than {limit} bytes")
-        if not message.get("more_body", False):
-            return body
+    try:
+        # One timer for the whole body: a trickle of a byte a second is as late as silence.
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientGone  # a part of a body is not a hit
+                chunk: bytes = message.get("body", b"")
+                body += chunk
+                if len(body) > limit:
+                    raise BodyTooLarge(f"body is larger than {limit} bytes")
+                if not message.get("more_body", False):
+                    return body
+    except TimeoutError:
+        raise RequestTimedOut(f"the body did not arrive within {timeout_s:g} s") from None
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

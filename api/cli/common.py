@@ -27,8 +27,18 @@ def settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        typer.echo(f"error: invalid settings: {exc}", err=True)
+        typer.echo(f"error: invalid settings:\n{settings_errors(exc)}", err=True)
         raise typer.Exit(2) from None
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """One line per refused setting: its variable and what is wrong, never the value given
+    (it can be a secret: the admin token, a password in REDIS_URL)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        lines.append(f"  VISITOR_STATS_{field.upper()}: {error['msg']}")
+    return "\n".join(lines)
 
 
 def clock_at(now: str | None) -> Clock:

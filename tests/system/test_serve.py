@@ -98,12 +98,12 @@ def test_rollup_as_of_tomorrow_and_next_monday_then_export_and_adjust(
         seconds=30
     )
     for _ in range(2):  # safe to repeat
-        rolled = service.cli("rollup", "--now", tomorrow.isoformat())
+        rolled = service.cli("rollup", "--now", tomorrow.isoformat(), "--force")
         assert rolled.returncode == 0, rolled.stderr
         stats = json.loads(service.cli("stats", "demo.local", "--json").stdout)
         assert (stats["today"], stats["yesterday"], stats["total"]) == (0, 3, 3)
     monday = today + timedelta(days=7 - today.weekday())
-    rolled = service.cli("rollup", "--now", f"{monday.isoformat()}T00:00:30+07:00")
+    rolled = service.cli("rollup", "--now", f"{monday.isoformat()}T00:00:30+07:00", "--force")
     assert rolled.returncode == 0, rolled.stderr
     assert "warning: --now is" in rolled.stderr and "ahead of the clock" in rolled.stderr
     stats = json.loads(service.cli("stats", "demo.local", "--json").stdout)
