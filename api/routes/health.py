@@ -25,8 +25,7 @@ async def healthz() -> JSONResponse:
     "(degraded)",
     responses={
         503: {
-            "description": "The store does not answer and hits cannot be spooled "
-            '("unavailable"), or no aggregation pass succeeded for too long ("stale")'
+            "description": 'The store does not answer and hits cannot be spooled ("unavailable")'
         },
     },
 )
@@ -36,8 +35,10 @@ async def readyz(request: Request, recorder: RecorderDep) -> JSONResponse:
 
     Fresh summaries: the aggregator stamps the end of each successful pass in the store
     (``Keys.last_pass``), read here with one GET that also proves the store answers. Older
-    than ``summary_max_age`` (three intervals, at least 15 s) is 503 "stale": the figures
-    people see are frozen, whatever the API itself could do.
+    than ``summary_max_age`` (three intervals, at least 15 s) is "stale", answered 200: the
+    figures people see are frozen, but this replica still takes every hit, and a 503 would
+    take every replica out of its load balancer at once (one dead aggregator refusing all
+    hits). Monitors read the status; the aggregator's own metrics and alerts page.
 
     No pass stamped yet (a fresh deployment, a store just flushed, an aggregator of an older
     release): "ready" for ``summary_max_age`` after this worker's first readiness check, the
@@ -61,9 +62,7 @@ async def readyz(request: Request, recorder: RecorderDep) -> JSONResponse:
     max_age = summary_max_age(store.settings.aggregate_interval_s)
     stale = _staleness(raw, now, max_age, _first_check(request, now))
     if stale is not None:
-        return JSONResponse(
-            {"status": "stale", "detail": stale, "spooled": spooled}, status_code=503
-        )
+        return JSONResponse({"status": "stale", "detail": stale, "spooled": spooled})
     return JSONResponse({"status": "ready", "spooled": spooled})
 
 

@@ -27,7 +27,7 @@ async def test_ready_after_a_pass_and_stale_once_it_is_older_than_the_bound(
     assert (await client.get("/readyz")).status_code == 200
     clock.advance(seconds=1)
     answer = await client.get("/readyz")
-    assert answer.status_code == 503
+    assert answer.status_code == 200  # still takes hits (see readyz's docstring)
     body = answer.json()
     assert body["status"] == "stale"
     assert "16 s ago" in body["detail"] and "aggregator" in body["detail"]
@@ -44,11 +44,11 @@ async def test_no_pass_yet_is_ready_for_one_bound_after_the_first_check_then_sta
     assert (await client.get("/readyz")).status_code == 200
     clock.advance(seconds=1)
     answer = await client.get("/readyz")
-    assert (answer.status_code, answer.json()["status"]) == (503, "stale")
+    assert (answer.status_code, answer.json()["status"]) == (200, "stale")
     assert "no aggregation pass" in answer.json()["detail"]
 
 
-async def test_a_forward_dated_stamp_is_fresh_and_a_garbled_one_is_a_clear_503(
+async def test_a_forward_dated_stamp_is_fresh_and_a_garbled_one_is_told_stale(
     client: httpx.AsyncClient, store: Store, clock: FakeClock
 ) -> None:
     ahead = clock.now() + timedelta(seconds=3)  # an aggregator whose clock runs a little ahead
@@ -56,5 +56,5 @@ async def test_a_forward_dated_stamp_is_fresh_and_a_garbled_one_is_a_clear_503(
     assert (await client.get("/readyz")).status_code == 200
     await store.redis.set(store.keys.last_pass, "yesterday-ish")
     answer = await client.get("/readyz")
-    assert answer.status_code == 503
+    assert answer.status_code == 200
     assert answer.json()["status"] == "stale" and "not an instant" in answer.json()["detail"]
