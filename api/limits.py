@@ -21,9 +21,11 @@ import asyncio
 import functools
 import http
 from itertools import chain
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -127,6 +129,20 @@ class _Body:
         return message
 
 
+def _name_the_route(scope: Scope) -> None:
+    """A request refused before routing is still timed under its route's template (the
+    metrics label ``route``), as if the route had answered. Matched against the app's own
+    OpenAPI paths, which name every route whatever FastAPI's internal router layout."""
+    app = scope.get("app")
+    if app is None or not hasattr(app, "openapi"):
+        return
+    for template in app.openapi().get("paths", {}):
+        regex, _, _ = compile_path(template)
+        if regex.match(scope["path"]):
+            scope["route"] = SimpleNamespace(path=template)
+            return
+
+
 class RequestLimits:
     """Pure-ASGI middleware of the FastAPI app: header caps, the admin token before the body,
     the body cap and the body deadline. Refusals answer ``{"detail": ...}`` as api.errors maps
@@ -155,6 +171,7 @@ class RequestLimits:
             if length is not None and length > cap:
                 raise BodyTooLarge(f"body is larger than {cap} bytes")
         except VisitorStatsError as exc:
+            _name_the_route(scope)
             await refuse(send, exc, close=pending)
             return
         body = _Body(receive, cap, settings.body_timeout_s)
