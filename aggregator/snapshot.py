@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from counter.periods import SPANS, Periods
-from counter.replies import counts, text
+from counter.replies import counts, fields, text
 from counter.sites import Site
 from counter.storage.store import Store
 
@@ -105,7 +105,22 @@ class Snapshots:
                 self.directory,
             )
             return report
-        if not epoch or int(epoch.get("generation", 0)) < int(manifest["generation"]):
+        markers = self.store.batch()
+        for site_id in manifest["sites"]:
+            markers.command("hget", keys.site(site_id).epoch, "generation")
+        site_markers = await markers.execute()
+        # A FLUSHALL just before a pass's last write (the epoch's generation) leaves the epoch
+        # as the snapshot has it but no registry and no site markers: lost all the same.
+        registry_lost = (
+            bool(manifest["sites"])
+            and not await self.store.redis.exists(keys.sites)
+            and all(marker is None for marker in site_markers)
+        )
+        if (
+            not epoch
+            or int(epoch.get("generation", 0)) < int(manifest["generation"])
+            or registry_lost
+        ):
             # The registry and its marker share a slot: restore both in one transaction.
             async with self.store.redis.pipeline(transaction=True) as pipe:
                 if manifest["sites"]:
@@ -119,12 +134,9 @@ class Snapshots:
             log.warning(
                 "store epoch %s behind the snapshot: sites registry restored", epoch or "missing"
             )
-        markers = self.store.batch()
-        for site_id in manifest["sites"]:
-            markers.command("hget", keys.site(site_id).epoch, "generation")
         restores = self.store.batch()
         planned: list[tuple[str, str]] = []
-        for site_id, marker in zip(manifest["sites"], await markers.execute(), strict=True):
+        for site_id, marker in zip(manifest["sites"], site_markers, strict=True):
             snapshot = self.site_snapshot(site_id)
             if snapshot is None:
                 continue
@@ -200,6 +212,7 @@ class Snapshots:
             )
         for site, raw in zip(changed, await batch.execute(), strict=True):
             config, totals, offsets, adjustments, pageviews, visits, visitors, page_views = raw[:8]
+            access, page_imports, imported_days, page_adjustments = raw[9:13]
             hll_keys = self.store.keys.site(site.id).snapshot_hll_keys(periods[site.id])
             snapshot = {
                 "site": site.id,
@@ -212,6 +225,10 @@ class Snapshots:
                 "visits": counts(visits),
                 "visitors": counts(visitors),
                 "page_views": counts(page_views),
+                "access": fields(access),
+                "page_imports": counts(page_imports),
+                "imported_days": fields(imported_days),
+                "page_adjustments": [text(a) for a in page_adjustments],
                 # The visitors of each span's current period (HLL bytes, base64).
                 "hll": {
                     "day": periods[site.id].today.isoformat(),
@@ -225,6 +242,11 @@ class Snapshots:
             write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
             self._written[site.id] = fingerprints.get(site.id, b"")
             self._written_at[site.id] = now
+        # On disk now: the workers' journals let go of what these snapshots hold.
+        durable = self.store.batch()
+        for site in changed:
+            durable.command("hset", self.store.keys.site(site.id).epoch, "durable", generation)
+        await durable.execute()
         manifest = {
             "epoch": manifest["epoch"],
             "generation": generation,

@@ -18,10 +18,13 @@ from api.limits import RequestLimits
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
 from api.openapi import OPENAPI_PATHS
 from api.responses import CORS_POLICY
-from api.routes import admin, embed, health, hits, stats
+from api.routes import admin, busuanzi, counter_image, dashboard, embed, health, hits, stats
 from api.routes import metrics as metrics_route
+from counter.access import KeyRing
 from counter.clock import Clock, SystemClock
 from counter.figures.stats import StatsReader
+from counter.record.bots import prepare as prepare_bot_filter
+from counter.record.journal import Journal
 from counter.record.recorder import Recorder
 from counter.record.replay import run_replayer
 from counter.record.replay import tick as replay_tick
@@ -39,6 +42,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_bot_filter()  # compile the bot patterns now, not on the first hit
         async with open_store(settings, clock) as store:
             metrics.instrument(store.redis)
             try:
@@ -46,13 +50,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
             except RedisError as exc:
                 log.warning("store not reachable at start: %s", type(exc).__name__)
             spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+            journal = Journal(settings.data_dir / "journal", settings.journal_max_entries)
+            journal.adopt()  # what stopped workers acknowledged and no snapshot holds yet
             recorder = Recorder(
-                store, spool, on_outcome=metrics.observe_hit, on_spool=metrics.spool_hits.set
+                store,
+                spool,
+                on_outcome=metrics.observe_hit,
+                on_spool=metrics.spool_hits.set,
+                journal=journal,
             )
             app.state.store = store
             app.state.settings = settings
             app.state.recorder = recorder
             app.state.stats = StatsReader(store)
+            app.state.access = KeyRing(store.redis, store.keys, clock)  # site keys, read tokens
             replayer = asyncio.create_task(run_replayer(recorder))
             try:
                 yield
@@ -64,6 +75,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
                 # what stays durable for the next process to replay.
                 await replay_tick(recorder)
                 spool.close()
+                journal.close()
                 metrics.mark_dead()
 
     app = FastAPI(
@@ -80,7 +92,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
     # It times what the CORS and limits middleware answer (preflights, refusals) too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     errors.install(app, OPENAPI_PATHS)
-    for module in (hits, stats, health, admin, metrics_route, embed):
+    routes = (hits, stats, health, admin, metrics_route, embed, dashboard, busuanzi, counter_image)
+    for module in routes:
         app.include_router(module.router)
     # Outermost, outside FastAPI itself: the hit and stats routes answer before any of its
     # layers, which cost more per request than the rest of a hit (see api/hotpath.py).

@@ -15,6 +15,8 @@ _OWN = {
     "en": {"title": "Visitor statistics", "online": "Online now"},
 }
 LABELS = {locale: {**_OWN[locale], **period_labels(locale)} for locale in LOCALES}
+# A page's own views ("Lượt xem" under an article): the image counter's and the CLI's label.
+PAGE_LABELS = {"vi": "Lượt xem", "en": "Views"}
 # The box's rows in order: who is online, today and yesterday, each longer span's current
 # period, all time.
 ROWS: tuple[str, ...] = (

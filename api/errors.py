@@ -14,8 +14,11 @@ from api.responses import JSONResponse
 from counter.errors import (
     BodyTooLarge,
     InvalidInput,
+    KeyForbidden,
+    KeyRefused,
     OriginRejected,
     StoreUnavailable,
+    UnknownKey,
     UnknownSite,
     VisitorStatsError,
 )
@@ -54,9 +57,12 @@ class AdminThrottled(VisitorStatsError):
 STATUS = {
     InvalidInput: 400,
     AdminUnauthorized: 401,
+    KeyRefused: 401,
     OriginRejected: 403,
     AdminDisabled: 403,
+    KeyForbidden: 403,
     UnknownSite: 404,
+    UnknownKey: 404,
     RequestTimedOut: 408,
     BodyTooLarge: 413,
     UnsupportedMediaType: 415,
@@ -94,9 +100,10 @@ def error_answer(exc: Exception) -> tuple[int, str]:
 def responses(*codes: int) -> dict[int | str, dict[str, object]]:
     descriptions = {
         400: "Malformed request",
-        401: "Missing or wrong admin token",
-        403: "Origin not allowed for the site, or admin endpoints disabled",
-        404: "Unknown site",
+        401: "Missing or wrong admin token, site key or read token",
+        403: "Origin not allowed for the site, admin endpoints disabled, or a key of another "
+        "site or scope",
+        404: "Unknown site (or key)",
         408: "Headers or body not received within their timeout",
         413: "Body too large",
         415: "Body is neither JSON nor text/plain",

@@ -6,7 +6,9 @@ header maps (lower-case names), so neither needs a framework request object.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,9 +17,23 @@ from api.errors import UnsupportedMediaType
 from counter.errors import InvalidInput
 from counter.record.hit import Event, Hit
 from counter.record.visitor import client_ip
+from counter.sites import Site
+from counter.urls import host_of
 
-MAX_FIELD_CHARS = {"site": 100, "url": 2048, "referrer": 2048, "event": 16}
+MAX_FIELD_CHARS = {
+    "site": 100,
+    "url": 2048,
+    "referrer": 2048,
+    "event": 16,
+    # A site's server (issue 15) sends what its visitor's browser sent it.
+    "client_ip": 64,
+    "user_agent": 2048,
+    "purpose": 64,
+}
 MAX_USER_AGENT_CHARS = 512
+# POST /api/hits: a CMS that buffers its hits, or replays its access log, sends this many at
+# most in one request; the Coalescer sends them to the store in pipelines of 256.
+MAX_BATCH_HITS = 500
 MAX_HEADER_CHARS = 2048  # Origin, Referer, Sec-Purpose: longer values are cut before use
 # JSON as fetch() sends it, text/plain as navigator.sendBeacon(string) sends it, or none.
 # The body is always parsed as JSON. text/plain is what sendBeacon sends; form-urlencoded is
@@ -82,8 +98,8 @@ def _event(raw: str | None) -> Event:
         raise InvalidInput(f"event must be {names}") from None
 
 
-def parse_hit_body(body: bytes) -> tuple[str, str, Event, str | None]:
-    """``(site, url, event, referrer)`` from a hit's JSON body, or InvalidInput saying why."""
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be one JSON object, or InvalidInput saying why not."""
     if not body.strip():
         raise InvalidInput('body is empty; send JSON like {"site": ..., "url": ...}')
     try:
@@ -92,6 +108,14 @@ def parse_hit_body(body: bytes) -> tuple[str, str, Event, str | None]:
         raise InvalidInput(f"body is not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise InvalidInput("body must be a JSON object")
+    return data
+
+
+def parse_hit_body(body: bytes) -> tuple[str, str, Event, str | None]:
+    """``(site, url, event, referrer)`` from a hit's JSON body, or InvalidInput saying why.
+    Fields a browser cannot vouch for (``client_ip``, ``user_agent``) are ignored here: only
+    a hit with a site key (:func:`parse_server_hit`) may name its visitor."""
+    data = parse_json_object(body)
     site = _field(data, "site", required=True) or ""
     url = _field(data, "url", required=True) or ""
     event = _event(_field(data, "event", required=False))
@@ -131,4 +155,86 @@ def make_hit(
         origin=_header(headers, "origin", "referer"),
         purpose=_header(headers, "sec-purpose", "purpose"),
         opt_out=_opted_out(headers),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHit:
+    """A hit as a site's own server sends it with its ingest key: the visitor's address and
+    user agent in the body, as the server saw them (issue 15)."""
+
+    site: str | None  # None: the key's site
+    url: str
+    event: Event
+    referrer: str | None
+    client_ip: str
+    user_agent: str
+    purpose: str | None  # the visitor's Sec-Purpose / Purpose header: prefetches are not views
+    opt_out: bool  # the visitor sent Sec-GPC: 1 or DNT: 1
+
+
+def _address(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise InvalidInput(
+            "client_ip must be the visitor's IP address, such as 203.0.113.7 or 2001:db8::7"
+        ) from None
+
+
+def parse_server_hit(data: object, site_required: bool) -> ServerHit:
+    """One hit of a site's server: the browser hit's fields, plus ``client_ip`` and
+    ``user_agent`` (both required: without them every visitor of the CMS would be the CMS
+    itself), ``purpose`` and ``opt_out``."""
+    if not isinstance(data, dict):
+        raise InvalidInput("each hit must be a JSON object")
+    opt_out = data.get("opt_out", False)
+    if not isinstance(opt_out, bool):
+        raise InvalidInput("opt_out must be true or false")
+    for name in ("client_ip", "user_agent"):
+        if data.get(name) is None:
+            raise InvalidInput(
+                f"{name} is required with a site key: the visitor's, as your server saw it"
+            )
+    return ServerHit(
+        site=_field(data, "site", required=site_required),
+        url=_field(data, "url", required=True) or "",
+        event=_event(_field(data, "event", required=False)),
+        referrer=_field(data, "referrer", required=False),
+        client_ip=_address(checked_text("client_ip", data["client_ip"])),
+        user_agent=checked_text("user_agent", data["user_agent"])[:MAX_USER_AGENT_CHARS],
+        purpose=_field(data, "purpose", required=False),
+        opt_out=opt_out,
+    )
+
+
+def parse_batch(body: bytes) -> list[object]:
+    """The hits of a ``POST /api/hits`` body, ``{"hits": [...]}``, unparsed: each one is
+    judged on its own, and answered on its own."""
+    hits = parse_json_object(body).get("hits")
+    if not isinstance(hits, list):
+        raise InvalidInput('body must be {"hits": [ {...}, ... ]}')
+    if not 1 <= len(hits) <= MAX_BATCH_HITS:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_HITS} hits, not {len(hits)}")
+    return hits
+
+
+def make_server_hit(site: Site, fields: ServerHit) -> Hit:
+    """The Hit of a keyed request. The key vouched for the site, so no browser's Origin is
+    needed: the hit carries one of the site's own domains as its origin (the url's host when it
+    is one of them), and the recorder's checks (the url's host, bots, caps) run as for any
+    hit."""
+    url_host = host_of(fields.url)
+    if url_host is None or not site.allows_host(url_host):
+        url_host = site.domains[0].removeprefix("*.")
+    return Hit(
+        site=site.id,
+        url=fields.url,
+        event=fields.event,
+        referrer=fields.referrer,
+        client_ip=fields.client_ip,
+        user_agent=fields.user_agent,
+        origin=f"https://{url_host}",
+        purpose=fields.purpose,
+        opt_out=fields.opt_out,
     )

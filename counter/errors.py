@@ -31,6 +31,18 @@ class BodyTooLarge(VisitorStatsError):
     pass
 
 
+class KeyRefused(VisitorStatsError):
+    """No site key or read token, or one that is not genuine or was revoked (counter.access)."""
+
+
+class KeyForbidden(VisitorStatsError):
+    """A genuine key used for another site, or beyond its scope (a read token counting hits)."""
+
+
+class UnknownKey(VisitorStatsError):
+    """A key id that is not one of the site's (revoking it)."""
+
+
 class StoreUnavailable(VisitorStatsError):
     """The store did not answer within the time budget."""
 

@@ -167,6 +167,7 @@ class SiteKeys:
             self.rate(minute),
             self.excluded(periods.today),
             self.hit_ids(minute),
+            self.epoch,
             *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
         )
 
@@ -230,4 +231,38 @@ class SiteKeys:
             self.visits_by_day,
             self.visitors_by_day,
             self.page_views,
+            self.access,
+            self.page_imports,
+            self.imported_days,
+            self.page_adjustments,
         ]
+
+    @property
+    def access(self) -> str:
+        """HASH key id -> JSON record of one ingest key or read token (counter/access.py):
+        its site, scope, name, SHA-256 of the key, made and revoked at. Never the key."""
+        return f"{self.base}:access:key"
+
+    # -- carrying an old counter over (counter/figures/carryover.py, pages.py) -------------
+    @property
+    def page_imports(self) -> str:
+        """HASH "<source>|<path>" -> the views an import has carried into page_views for that
+        page; written by carry_pages.lua, so a second run adds only the difference."""
+        return f"{self.base}:pageviews:imported"
+
+    @property
+    def page_adjustments(self) -> str:
+        """LIST of JSON entries, oldest first: each page's views set by hand (`pages set`)."""
+        return f"{self.base}:pageviews:ledger"
+
+    @property
+    def imported_days(self) -> str:
+        """HASH local date -> the import source that set that day's history row; a day the
+        store counted itself is never overwritten by an old counter's figures."""
+        return f"{self.base}:imported:day"
+
+    def carry_pages_keys(self) -> list[str]:
+        return [self.page_views, self.page_imports, self.page_adjustments]
+
+    def carry_totals_keys(self) -> list[str]:
+        return [self.totals, self.offsets, self.adjustments]

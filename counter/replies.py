@@ -19,3 +19,8 @@ def texts(values: Iterable[Any]) -> list[str]:
 def counts(flat: list[Any]) -> dict[str, int]:
     """A flat ``HGETALL`` reply ``[field, value, field, value, …]`` of whole numbers."""
     return {text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+
+def fields(flat: list[Any]) -> dict[str, str]:
+    """A flat ``HGETALL`` reply ``[field, value, field, value, …]`` of text values."""
+    return {text(k): text(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}

@@ -49,6 +49,8 @@ class Site(BaseModel):
     locale: str = Field(default="vi", pattern=r"^(vi|en)$")
     grouping: str = Field(default=".", pattern=r"^[.,]$")
     keep_query: bool = False
+    # /dashboard/{site} and its data open to anyone; otherwise a read token (counter/access.py).
+    public_dashboard: bool = False
 
     @field_validator("id")
     @classmethod

@@ -5,10 +5,10 @@ The command line is the composition root: the only part of ``api`` that imports
 
 from __future__ import annotations
 
-from api.cli import figures, run, sites
+from api.cli import figures, imports, run, sites
 from api.cli.common import app
 
-__all__ = ["app", "figures", "main", "run", "sites"]
+__all__ = ["app", "figures", "imports", "main", "run", "sites"]
 
 
 def main() -> None:

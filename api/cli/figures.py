@@ -1,22 +1,19 @@
-"""The numbers from the command line: ``stats``, and history carried in (``import``) and
-out (``export``)."""
+"""The numbers from the command line: ``stats``, and history carried out (``export``); carried
+in: :mod:`api.cli.imports`."""
 
 from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from aggregator.rollup import run_pass
 from api.cli.common import app, print_json, with_store
-from api.display import LABELS, ROWS, grouped
+from api.display import LABELS, PAGE_LABELS, ROWS, grouped
 from counter.figures.history import export_spans, parse_day, read_history
-from counter.figures.imports import CSV_FIELDS, import_rows, parse_csv
+from counter.figures.imports import CSV_FIELDS
 from counter.figures.stats import read_stats
-from counter.keys import validate_site_id
 from counter.periods import local_date
 from counter.storage.store import Store
 
@@ -39,21 +36,9 @@ def stats(
     typer.echo(labels["title"])
     for key in ROWS:
         typer.echo(f"  {labels[key]}: {grouped(int(data[key]), display['grouping'])}")
-
-
-@app.command("import")
-def import_command(
-    site: str, file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
-) -> None:
-    """Import daily history from a CSV of date,pageviews,visits,visitors. Safe to repeat."""
-
-    async def work(store: Store) -> int:
-        with file.open(encoding="utf-8") as lines:
-            changed = await import_rows(store, site, parse_csv(lines))
-        await run_pass(store, store.clock.now(), only=[validate_site_id(site)])
-        return changed
-
-    typer.echo(f"{with_store(work)} day(s) changed")
+    if url is not None:
+        views = grouped(int(data["page_views"]), display["grouping"])
+        typer.echo(f"  {PAGE_LABELS[display['locale']]} {url}: {views}")
 
 
 @app.command("export")

@@ -8,6 +8,7 @@ import typer
 
 from aggregator.rollup import run_pass
 from api.cli.common import app, fail, print_json, settings, with_store
+from counter.access import KeyScope, issue_key, list_keys, revoke_key
 from counter.errors import UnknownSite, VisitorStatsError
 from counter.figures.adjustments import adjust_total, list_adjustments
 from counter.keys import validate_site_id
@@ -34,6 +35,9 @@ def sites_add(
     keep_query: Annotated[
         bool, typer.Option(help="count /a?id=1 and /a?id=2 as different pages")
     ] = False,
+    public_dashboard: Annotated[
+        bool, typer.Option(help="/dashboard/SITE open to anyone (else it needs a read token)")
+    ] = False,
 ) -> None:
     """Add (or update) a site."""
     current = settings()
@@ -49,6 +53,7 @@ def sites_add(
             locale=locale,
             grouping=grouping,
             keep_query=keep_query,
+            public_dashboard=public_dashboard,
         )
     except VisitorStatsError as exc:
         fail(exc)
@@ -106,3 +111,61 @@ def sites_adjust(
 def sites_adjustments(site: str) -> None:
     """List the ledger of adjustments."""
     print_json(with_store(lambda store: list_adjustments(store, site)))
+
+
+keys_app = typer.Typer(
+    help="Ingest keys (a site's server counts its hits) and read tokens (the dashboard).",
+    no_args_is_help=True,
+)
+sites_app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("add")
+def keys_add(
+    site: str,
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. the CMS's host")] = "",
+    scope: Annotated[
+        KeyScope, typer.Option(help="ingest: POST /api/hit(s); read: dashboard and exports")
+    ] = KeyScope.ingest,
+) -> None:
+    """Make a key for SITE and print it: it is shown this once (the store keeps only a hash)."""
+
+    async def work(store: Store) -> tuple[str, str]:
+        config = await store.registry.get(site)
+        record, key = await issue_key(
+            store.redis, store.keys, config.id, scope, name, store.clock.now()
+        )
+        return record.id, key
+
+    key_id, key = with_store(work)
+    typer.echo(
+        f"{scope.value} key {key_id} for {validate_site_id(site)} (shown only now):", err=True
+    )
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(site: str) -> None:
+    """List SITE's keys: id, scope, name, made, revoked (never the keys themselves)."""
+
+    async def work(store: Store) -> list[dict[str, object]]:
+        config = await store.registry.get(site)
+        return [k.public() for k in await list_keys(store.redis, store.keys, config.id)]
+
+    for key in with_store(work):
+        revoked = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
+        typer.echo(
+            f"{key['id']}\t{key['scope']}\t{key['name'] or '-'}\t{key['created_at']}\t{revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(site: str, key_id: str) -> None:
+    """Revoke one of SITE's keys (by the id `keys list` shows); refused everywhere within 5 s."""
+
+    async def work(store: Store) -> str | None:
+        config = await store.registry.get(site)
+        record = await revoke_key(store.redis, store.keys, config.id, key_id, store.clock.now())
+        return record.revoked_at
+
+    typer.echo(f"revoked {key_id} of {validate_site_id(site)} at {with_store(work)}")

@@ -1,4 +1,5 @@
-"""Admin writes (sites, adjustments), guarded by ``VISITOR_STATS_ADMIN_TOKEN``.
+"""Admin (sites, adjustments, site keys and read tokens), guarded by
+``VISITOR_STATS_ADMIN_TOKEN``.
 
 The token is checked before a body is read: by :class:`api.limits.RequestLimits` in front of
 the app (FastAPI reads a route's body before it solves the route's dependencies), and again
@@ -21,6 +22,7 @@ from api.deps import StoreDep
 from api.errors import AdminDisabled, AdminThrottled, AdminUnauthorized, responses
 from api.intake import header_map
 from api.responses import JSONResponse
+from counter.access import KeyScope, issue_key, list_keys, revoke_key
 from counter.clock import Clock
 from counter.figures.adjustments import adjust_total
 from counter.lru import Recent
@@ -104,6 +106,12 @@ class SiteIn(BaseModel):
     locale: Literal["vi", "en"] = "vi"
     grouping: Literal[".", ","] = "."
     keep_query: bool = False
+    public_dashboard: bool = False
+
+
+class KeyIn(BaseModel):
+    scope: KeyScope = KeyScope.ingest
+    name: str = Field(default="", max_length=100)
 
 
 class AdjustmentIn(BaseModel):
@@ -133,3 +141,43 @@ async def delete_site(store: StoreDep, site: str) -> JSONResponse:
 )
 async def post_adjustment(store: StoreDep, site: str, body: AdjustmentIn) -> JSONResponse:
     return JSONResponse(await adjust_total(store, site, body.total, body.reason), status_code=201)
+
+
+@router.get("/sites", summary="List the sites and their settings", responses=responses(*ERRORS))
+async def get_sites(store: StoreDep) -> JSONResponse:
+    return JSONResponse({"sites": [s.model_dump(mode="json") for s in await store.registry.all()]})
+
+
+@router.post(
+    "/sites/{site}/keys",
+    summary="Make an ingest key or a read token for a site (the key is shown only here)",
+    responses=responses(*ERRORS, 404),
+)
+async def post_key(store: StoreDep, site: str, body: KeyIn) -> JSONResponse:
+    config = await store.registry.get(site)
+    record, key = await issue_key(
+        store.redis, store.keys, config.id, body.scope, body.name, store.clock.now()
+    )
+    return JSONResponse({**record.public(), "key": key}, status_code=201)
+
+
+@router.get(
+    "/sites/{site}/keys",
+    summary="A site's keys and read tokens (never the keys themselves)",
+    responses=responses(*ERRORS, 404),
+)
+async def get_keys(store: StoreDep, site: str) -> JSONResponse:
+    config = await store.registry.get(site)
+    keys = await list_keys(store.redis, store.keys, config.id)
+    return JSONResponse({"site": config.id, "keys": [k.public() for k in keys]})
+
+
+@router.delete(
+    "/sites/{site}/keys/{key_id}",
+    summary="Revoke a key (every worker refuses it within 5 s)",
+    responses=responses(*ERRORS, 404),
+)
+async def delete_key(store: StoreDep, site: str, key_id: str) -> JSONResponse:
+    config = await store.registry.get(site)
+    record = await revoke_key(store.redis, store.keys, config.id, key_id, store.clock.now())
+    return JSONResponse(record.public())

@@ -13,8 +13,9 @@ from api.errors import responses
 from api.intake import MAX_FIELD_CHARS
 from api.responses import JSONResponse, cacheable_json
 from counter.figures.adjustments import list_adjustments
-from counter.figures.history import parse_day, read_history
+from counter.figures.history import history_span, parse_day, read_history
 from counter.keys import validate_site_id
+from counter.periods import local_date
 
 router = APIRouter(tags=["stats"])
 
@@ -31,18 +32,30 @@ def _cached_json(request: Request, content: object) -> Response:
 
 @router.get(
     "/api/stats/history",
-    summary="Daily rows: date, pageviews, visits, visitors",
+    summary="Daily rows: date, pageviews, visits, visitors (default: the last 30 days)",
     responses=responses(400, 404, 503),
 )
 async def get_history(
     request: Request,
     store: StoreDep,
     site: SiteQuery,
-    first: Annotated[str, Query(alias="from", max_length=10, description="YYYY-MM-DD")],
-    last: Annotated[str, Query(alias="to", max_length=10, description="YYYY-MM-DD")],
+    first: Annotated[
+        str | None,
+        Query(alias="from", max_length=10, description="YYYY-MM-DD; default: 30 days before to"),
+    ] = None,
+    last: Annotated[
+        str | None,
+        Query(alias="to", max_length=10, description="YYYY-MM-DD; default: the site's today"),
+    ] = None,
 ) -> Response:
-    rows = await read_history(store, site, parse_day(first, "from"), parse_day(last, "to"))
-    return _cached_json(request, {"site": validate_site_id(site), "rows": rows})
+    config = await store.sites.get(site)
+    start, end = history_span(
+        local_date(store.clock.now(), config.tz),
+        parse_day(first, "from") if first is not None else None,
+        parse_day(last, "to") if last is not None else None,
+    )
+    rows = await read_history(store, config.id, start, end)
+    return _cached_json(request, {"site": config.id, "rows": rows})
 
 
 @router.get(

@@ -30,7 +30,8 @@
     function path() { return L.pathname + L.search; }
     function get(k) { try { return JSON.parse(ls.getItem(k)); } catch (e) {} }
     function put(k, v) { try { ls.setItem(k, JSON.stringify(v)); } catch (e) {} }
-    function els() { return d.querySelectorAll('[data-visitor-stats]'); }
+    // A span with data-url shows another page's views (a list page): pages() fills those.
+    function els() { return d.querySelectorAll('[data-visitor-stats]:not([data-url])'); }
     function kind(e) { return e.getAttribute('data-visitor-stats'); }
     // The last numbers this browser saw; a page's views belong to that page only. Also the
     // site's digit grouping (g), as the last /api/stats answer's display said.
@@ -39,12 +40,12 @@
       if (c.p != path()) delete c.page_views;
       return c;
     }
+    function put1(e, n) {
+      if (typeof n == 'number') e.textContent = String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep || cached().g || '.');
+      else if (!/\S/.test(e.textContent)) e.textContent = '\u2013';
+    }
     function show(c) {
-      for (var e = els(), i = 0, n; i < e.length; i++) {
-        n = c[kind(e[i])];
-        if (typeof n == 'number') e[i].textContent = String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep || c.g || '.');
-        else if (!/\S/.test(e[i].textContent)) e[i].textContent = '\u2013';
-      }
+      for (var e = els(), i = 0; i < e.length; i++) put1(e[i], c[kind(e[i])]);
     }
     function fill(o, keys) {
       var c = cached();
@@ -67,8 +68,16 @@
     var PREVIOUS = "__PREVIOUS_PERIODS__";
     function stats(keys) {
       var q = '/api/stats?site=' + encodeURIComponent(site);
-      if (!keys && d.querySelector('[data-visitor-stats=page_views]')) q += '&url=' + encodeURIComponent(L.href);
+      if (!keys && d.querySelector('[data-visitor-stats=page_views]:not([data-url])')) q += '&url=' + encodeURIComponent(L.href);
       if (els().length) call(q, { credentials: 'omit' }, function (o) { fill(o, keys); });
+    }
+    // Every data-url span's page (the first 100) in one read; reading never counts.
+    function pages() {
+      var q = '', i, e = d.querySelectorAll('[data-visitor-stats=page_views][data-url]');
+      for (i = 0; i < e.length && i < 100; i++) q += '&url=' + encodeURIComponent(e[i].getAttribute('data-url'));
+      if (q) call('/api/stats/pages?site=' + encodeURIComponent(site) + q, { credentials: 'omit' }, function (o) {
+        for (i = 0; i < e.length; i++) put1(e[i], o.page_views[e[i].getAttribute('data-url')]);
+      });
     }
     // A string body goes as text/plain: a CORS "simple" request, with no preflight.
     function send(event, then) {
@@ -128,6 +137,7 @@
       if (d.prerendering || d.visibilityState == 'prerender' || started) return;
       started = 1;
       at = path();
+      pages();
       if (quiet) return stats();
       pageview();
       presence();

@@ -47,3 +47,43 @@ async def list_adjustments(store: Store, site_id: str) -> list[dict[str, Any]]:
     site = await store.sites.get(site_id)
     raw = await store.redis.lrange(store.keys.site(site.id).adjustments, 0, -1)
     return [orjson.loads(entry) for entry in raw]
+
+
+async def carry_totals(
+    store: Store,
+    site_id: str,
+    source: str,
+    carried: dict[Measure, int],
+    reason: str,
+    details: dict[str, Any],
+    force_entry: bool = False,
+) -> dict[str, Any] | None:
+    """An old counter's all time beyond the days it brought as history, carried into each
+    measure's offset (carry_totals.lua): each run moves the offset only by what changed since
+    the source's last ledger entry, so repeating an import changes nothing and nothing counted
+    here meanwhile is lost. Returns the ledger entry written, or None when nothing moved."""
+    site = await store.sites.get(site_id)
+    keys = store.keys.site(site.id)
+    at = store.clock.now().astimezone(site.tz).isoformat(timespec="seconds")
+    pairs: list[str | int] = []
+    for measure in Measure:
+        count = carried.get(measure, 0)
+        if not 0 <= count <= MAX_TOTAL:
+            raise InvalidInput(f"{measure.value}: {count} is out of range (0 to {MAX_TOTAL})")
+        pairs += [measure.value, count]
+    written = await store.scripts.carry_totals(
+        keys=keys.carry_totals_keys(),
+        args=[
+            at,
+            source,
+            reason[:MAX_REASON_CHARS],
+            site.measure.value,
+            orjson.dumps(details).decode(),
+            "1" if force_entry else "0",
+            *pairs,
+        ],
+    )
+    if written is None:
+        return None
+    entry: dict[str, Any] = orjson.loads(written)
+    return entry

@@ -16,6 +16,16 @@ MAX_HISTORY_DAYS = 3660
 EXPORT_CHUNK_DAYS = 366
 
 
+# Without a start, a history or an export covers the 30 days before its end (default: today).
+DEFAULT_HISTORY_DAYS = 30
+
+
+def history_span(today: date, first: date | None, last: date | None) -> tuple[date, date]:
+    """The days a history read covers when ``from`` or ``to`` is left out, as export does."""
+    end = last or today
+    return first or end - timedelta(days=DEFAULT_HISTORY_DAYS), end
+
+
 def parse_day(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,8 +46,20 @@ def parse_csv(lines: Iterable[str]) -> Iterator[DayRow]:
         yield DayRow(day, *counts)
 
 
-async def import_rows(store: Store, site_id: str, rows: Iterable[DayRow], batch: int = 500) -> int:
-    """Set each day's history row (days before today only). Returns how many rows changed."""
+async def import_rows(
+    store: Store,
+    site_id: str,
+    rows: Iterable[DayRow],
+    batch: int = 500,
+    *,
+    source: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Set each day's history row (days before today only). Returns how many rows changed.
+
+    With ``source`` (an old counter's import, counter/figures/carryover.py) each row set is
+    marked as that source's in ``SiteKeys.imported_days``, so a later run knows it may set it
+    again; ``progress`` hears how many rows each batch sent."""
     site = await store.sites.get(site_id)
     keys = store.keys.site(site.id)
     today = local_date(store.clock.now(), site.tz)
@@ -63,7 +75,12 @@ async def import_rows(store: Store, site_id: str, rows: Iterable[DayRow], batch:
                     args=[row.day.isoformat(), row.pageviews, row.visits, row.visitors],
                     client=pipe,
                 )
-            changed += sum(int(r) for r in await pipe.execute())
+            if source is not None:
+                pipe.hset(keys.imported_days, mapping={r.day.isoformat(): source for r in pending})
+            results = await pipe.execute()
+            changed += sum(int(r) for r in results[: len(pending)])
+        if progress is not None:
+            progress(len(pending))
         pending.clear()
 
     for row in rows:

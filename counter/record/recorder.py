@@ -23,6 +23,7 @@ from counter.periods import local_date
 from counter.record.answer import box_numbers, decode
 from counter.record.breaker import Outage
 from counter.record.hit import Event, Hit
+from counter.record.journal import Journal
 from counter.record.minute import HLL_TTLS_S, RATE_TTL_S, Minutes
 from counter.record.spool import Identity, Prepared, Spool
 from counter.record.verdicts import Exclusion, intake_verdict
@@ -87,9 +88,12 @@ class Recorder:
         spool: Spool | None = None,
         on_outcome: Callable[[str | None, str], None] | None = None,
         on_spool: Callable[[int], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.store = store
         self.spool = spool  # without one, a store error reaches the caller
+        # Counted pageviews no durable snapshot holds yet, kept against a loss of the store.
+        self.journal = journal
         self.outage = Outage()
         self.salts = SaltBook()
         self._minutes = Minutes(store.keys)
@@ -271,7 +275,7 @@ class Recorder:
                 *HLL_TTLS_S,
             ],
         )
-        page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw
+        page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw[:7]
         summary = self._summary(site, raw_summary)
         measure = site.measure.value
         if reason:
@@ -283,5 +287,7 @@ class Recorder:
         live = None
         if p.event is Event.pageview:
             live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
+            if self.journal is not None:  # before the answer: what is acknowledged is kept
+                self.journal.keep(site.id, raw[7], replace(p, url=path).to_line(identity))
         box = box_numbers(summary, measure, shared.today, int(page_views), int(online), live)
         return HitResult(True, None, box)

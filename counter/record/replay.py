@@ -60,6 +60,14 @@ async def tick(recorder: Recorder) -> None:
     if spool is None:
         return
     spool.sync()
+    if recorder.journal is not None and len(recorder.journal) and not recorder.outage.open:
+        try:
+            # Let go of what durable snapshots hold; spool what a loss of the store took.
+            await recorder.journal.settle(recorder.store, spool)
+        except STORE_DOWN:
+            recorder.outage.trip()
+            return
+        recorder.spool_changed()
     if not recorder.outage.open and not spool.has_pending():
         return
     try:

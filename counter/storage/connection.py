@@ -44,6 +44,10 @@ def connect(settings: Settings, url: str, timeout_s: float | None = None) -> Red
         "retry": Retry(EqualJitterBackoff(cap=0.04, base=0.01), retries=1),
         "retry_on_error": [RedisConnectionError],
         "health_check_interval": 15,
+        # redis-py's pool refuses the 101st connection in use (MaxConnectionsError, which
+        # spools the hit): a worker serves up to max_connections_per_worker requests at once,
+        # each holding at most one, beside its background tasks (replay, journal, reads).
+        "max_connections": settings.max_connections_per_worker + 16,
     }
     if settings.redis_mode is RedisMode.cluster:
         return RedisCluster.from_url(url, **options)  # type: ignore[return-value]

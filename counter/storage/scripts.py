@@ -24,6 +24,8 @@ class Scripts:
     lease: AsyncScript
     snapshot_site: AsyncScript
     restore_site: AsyncScript
+    carry_pages: AsyncScript
+    carry_totals: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis | Any) -> Scripts:

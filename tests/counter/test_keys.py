@@ -31,6 +31,8 @@ def documented_keys(script: str) -> int:
         ("close_day", KEYS.close_day_keys(DAY), 0),
         ("import_day", KEYS.import_day_keys(), 0),
         ("adjust_total", KEYS.adjust_total_keys(DAY), 0),
+        ("carry_pages", KEYS.carry_pages_keys(), 0),
+        ("carry_totals", KEYS.carry_totals_keys(), 0),
         (
             "snapshot_site",
             KEYS.snapshot_keys() + KEYS.snapshot_hll_keys(PERIODS_OF_DAY),

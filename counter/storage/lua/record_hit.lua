@@ -13,7 +13,8 @@
 -- KEYS[9]  rate             HASH of this minute's counters: visitor id, address id, '#site'
 -- KEYS[10] excluded         HASH reason -> hits excluded today
 -- KEYS[11] hit_ids          SET of the hit ids counted in the hit's minute
--- KEYS[12..] visitors HLL of each span's current period: the day's first, then week, month…
+-- KEYS[12] epoch marker     HASH the site's snapshot marker (read only: the worker's journal)
+-- KEYS[13..] visitors HLL of each span's current period: the day's first, then week, month…
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
@@ -28,9 +29,10 @@
 -- ARGV[17] pageviews an address may make of one page in the minute (0: no cap)
 -- ARGV[18] pages an address may add to the site's page views in the minute (0: no cap)
 -- ARGV[19] once half the site cap is passed, hits an address may still make in the minute
--- ARGV[20..] ttl, s, of each HLL of KEYS[12..], in the same order (0: none set here)
+-- ARGV[20..] ttl, s, of each HLL of KEYS[13..], in the same order (0: none set here)
 -- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
---          exclusion reason or ''}; a rate-limited pageview answers the page's views as if it
+--          exclusion reason or '', and for a counted pageview {generation, restored} of the
+--          marker (each false when missing)}; a rate-limited pageview answers the page's views as if it
 --          had counted (they go on rising for the flood, which so cannot see the cap);
 --          a heartbeat of a visitor with no pageview within the session timeout records nothing;
 --          a hit id seen before changes nothing and answers reason 'duplicate' with the box.
@@ -139,10 +141,10 @@ local page_views = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
 redis.call('SADD', KEYS[6], day)
 
 local new_visitor = 0
-for i = 12, #KEYS do
+for i = 13, #KEYS do
   local added = redis.call('PFADD', KEYS[i], visitor)
-  if i == 12 then new_visitor = added end
-  local ttl = tonumber(ARGV[i + 8])
+  if i == 13 then new_visitor = added end
+  local ttl = tonumber(ARGV[i + 7])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
@@ -152,4 +154,5 @@ if new_visitor == 1 and redis.call('HEXISTS', KEYS[7], day) == 1 then
   redis.call('HINCRBY', KEYS[4], 'visitors', 1)
 end
 
-return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[8]), ''}
+return {page_views, new_visit, online, pageviews, visits, redis.call('GET', KEYS[8]), '',
+        redis.call('HMGET', KEYS[12], 'generation', 'restored')}

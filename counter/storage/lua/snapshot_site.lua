@@ -6,14 +6,17 @@
 -- KEYS[1] epoch marker (HASH)   KEYS[2] config (STRING)   KEYS[3] totals   KEYS[4] offsets
 -- KEYS[5] adjustments (LIST)    KEYS[6] pageviews_by_day  KEYS[7] visits_by_day
 -- KEYS[8] visitors_by_day       KEYS[9] page_views
--- KEYS[10..] visitors HLLs (SiteKeys.snapshot_hll_keys)
+-- KEYS[10] access (HASH: site keys and read tokens, hashed)   KEYS[11] page_imports (HASH)
+-- KEYS[12] imported_days (HASH)  KEYS[13] page_adjustments (LIST)
+-- KEYS[14..] visitors HLLs (SiteKeys.snapshot_hll_keys)
 -- ARGV[1] generation   ARGV[2] store epoch id
 -- Returns {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views,
---          {each HLL's bytes, or false}} (hashes as flat field/value arrays).
+--          {each HLL's bytes, or false}, access, page_imports, imported_days,
+--          page_adjustments} (hashes as flat field/value arrays).
 
 redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'id', ARGV[2])
 local hlls = {}
-for i = 10, #KEYS do hlls[#hlls + 1] = redis.call('GET', KEYS[i]) end
+for i = 14, #KEYS do hlls[#hlls + 1] = redis.call('GET', KEYS[i]) end
 return {
   redis.call('GET', KEYS[2]),
   redis.call('HGETALL', KEYS[3]),
@@ -24,4 +27,8 @@ return {
   redis.call('HGETALL', KEYS[8]),
   redis.call('HGETALL', KEYS[9]),
   hlls,
+  redis.call('HGETALL', KEYS[10]),
+  redis.call('HGETALL', KEYS[11]),
+  redis.call('HGETALL', KEYS[12]),
+  redis.call('LRANGE', KEYS[13], 0, -1),
 }
