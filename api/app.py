@@ -33,7 +33,6 @@ from counter.settings import Settings
 from counter.storage.connection import open_store
 
 log = logging.getLogger("visitor_stats.api")
-SHUTDOWN_REPLAY_S = 5.0
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
@@ -74,13 +73,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
                     await replayer
                 # Shutting down: hand what was spooled to the store if it answers, and make
                 # what stays durable for the next process to replay.
-                # Bounded: a shutdown never waits on the store for long (what is not replayed
-                # stays in the spool and the journal, for the next process).
-                try:
-                    async with asyncio.timeout(SHUTDOWN_REPLAY_S):
-                        await replay_tick(recorder)
-                except TimeoutError:
-                    log.warning("shutdown: the store did not answer; the spool waits on disk")
+                await replay_tick(recorder)
                 spool.close()
                 journal.close()
                 metrics.mark_dead()
