@@ -4,7 +4,7 @@
   the browser agents listed as examples of the patterns we drop, plus
   ``data/clients.txt`` (crawlers, HTTP clients, monitors, scanners, AI agents, automation);
 - browsers: ``data/browsers.txt`` (fake-useragent's real-world agents, Apache-2.0),
-  ``data/browsers-vn.txt`` and the agents ``written_browsers.py`` writes from the vendors' formats.
+  ``data/browsers-vn.txt`` and ``data/browsers-written.txt`` (written from vendors' formats).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 import crawleruseragents  # type: ignore[import-untyped]
 
 from counter.record.botrules import CRAWLER_USER_AGENTS, load_corrections
-from tests.counter.record.written_browsers import written
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,9 +58,8 @@ def crawlers() -> tuple[str, ...]:
 @cache
 def browsers() -> tuple[str, ...]:
     """Agents of real browsers, each once."""
-    names = ("browsers.txt", "browsers-vn.txt")
-    listed = [a for name in names for a in read_agents(name)]
-    return tuple(dict.fromkeys(listed + written()))
+    names = ("browsers.txt", "browsers-vn.txt", "browsers-written.txt")
+    return tuple(dict.fromkeys(a for name in names for a in read_agents(name)))
 
 
 @cache
