@@ -38,7 +38,6 @@ log = logging.getLogger("visitor_stats.aggregator")
 SNAPSHOTS_PER_PASS_AT_LEAST = 25
 # How long a restored visitors HLL lives (as record_hit.lua gives it), by span name.
 HLL_TTLS_S = {span.name: span.hll_ttl_s for span in SPANS}
-SNAPSHOT_HASHES = ("totals", "offsets", "pageviews", "visits", "visitors", "page_views")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
