@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,13 +61,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
             app.state.recorder = recorder
             app.state.stats = StatsReader(store)
             app.state.access = KeyRing(store.redis, store.keys, clock)  # site keys, read tokens
-            replayer = asyncio.create_task(run_replayer(recorder))
+            stop = asyncio.Event()
+            replayer = asyncio.create_task(run_replayer(recorder, stop))
             try:
                 yield
             finally:
-                replayer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await replayer
+                stop.set()  # the tick under way ends within the store's time budget
+                await replayer
                 # Shutting down: hand what was spooled to the store if it answers, and make
                 # what stays durable for the next process to replay.
                 await replay_tick(recorder)

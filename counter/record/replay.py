@@ -82,10 +82,18 @@ async def tick(recorder: Recorder) -> None:
         recorder.outage.trip()
 
 
-async def run_replayer(recorder: Recorder) -> None:
-    """Until cancelled (the app's shutdown), a tick every half second."""
+async def run_replayer(recorder: Recorder, stop: asyncio.Event) -> None:
+    """A tick every half second until ``stop`` is set (the app's shutdown).
+
+    Stopped by an event, never by cancelling the task: redis-py can swallow a cancel that
+    lands inside a command (redis/redis-py#2028, #2551), and then this loop ran on and the
+    shutdown waited for it without end (seen in CI, one teardown in a few hundred)."""
     while True:
-        await asyncio.sleep(TICK_S)  # a background cadence, not a test waiting for time
+        try:
+            await asyncio.wait_for(stop.wait(), TICK_S)  # a background cadence, not a test
+            return
+        except TimeoutError:
+            pass
         try:
             await tick(recorder)
         except Exception:
