@@ -22,6 +22,7 @@ from api.routes import metrics as metrics_route
 from counter.access import KeyRing
 from counter.clock import Clock, SystemClock
 from counter.figures.stats import StatsReader
+from counter.record.bots import prepare as prepare_bot_filter
 from counter.record.journal import Journal
 from counter.record.recorder import Recorder
 from counter.record.replay import run_replayer
@@ -40,7 +41,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_store(settings, clock) as store:
+        prepare_bot_filter()  # compile the bot patterns now, not on the first hit
+        async with metrics.publishing(), open_store(settings, clock) as store:
             metrics.instrument(store.redis)
             try:
                 await store.redis.ping()  # sets visitor_stats_redis_up from the start

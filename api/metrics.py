@@ -11,13 +11,22 @@ multiprocess directory and ``/metrics`` on any worker sums them (counter/telemet
 every scrape sees the same numbers whichever worker answers. The metric objects stay per app
 (not module globals): in multiprocess mode the values live in the files, keyed by pid and
 metric name, not in the objects.
+
+Per hit, nothing here touches prometheus_client: hits, request timings, requests in flight
+and store-call timings are plain numbers in this process (counter/telemetry.py), published
+into the metric objects every ``PUBLISH_INTERVAL_S`` (:meth:`ApiMetrics.publishing`, run by
+the app's lifespan), at each scrape of this process and at shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -29,7 +38,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counter.errors import store_error_kind
-from counter.telemetry import exposition, exposition_registry, mark_dead, process_metrics
+from counter.telemetry import (
+    LocalCounter,
+    LocalHistogram,
+    exposition,
+    exposition_registry,
+    mark_dead,
+    process_metrics,
+)
 
 # HTTP durations: the hit route answers in ~1 ms; a stalled store shows up in the upper buckets.
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -38,6 +54,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Paths left out of the request metrics: a scrape must not change what the next one reads.
 UNTIMED_PATHS = frozenset({"/metrics"})
 CONNECT_QUALNAME = "AbstractConnection.connect"
+# How far behind this process's figures may be in a scrape another process answers.
+PUBLISH_INTERVAL_S = 1.0
 
 T = TypeVar("T")
 
@@ -94,32 +112,88 @@ class ApiMetrics:
         self.redis_up, self.redis_errors = common.redis_up, common.redis_errors
         self.build_info = common.build_info
         self._exposition = exposition_registry(self.registry)
+        # Counted here per hit, published by publish() (see the module's docstring).
+        self._hits = LocalCounter()
+        self._dropped = LocalCounter()
+        self._replayed = LocalCounter()
+        self._in_flight = 0
+        self._durations: dict[tuple[str, str, str], LocalHistogram] = {}
+        self._redis_durations = LocalHistogram(REDIS_BUCKETS)
+        self._redis_up: int | None = None
+        self._publishing = threading.Lock()  # the tick (event loop) and a scrape (thread pool)
+        self._closed = False
 
     def observe_hit(self, site: str | None, outcome: str) -> None:
         """The store's ``on_outcome`` hook: every hit's fate, once (a spooled hit's replay is
         counted apart, its fate then under its outcome)."""
         if outcome == "replayed":
-            self.spool_replayed.inc()
+            self._replayed.inc()
             return
-        self.hits.labels(site or "", outcome).inc()
+        self._hits.inc(site or "", outcome)
         if outcome == "dropped":
-            self.hits_dropped.inc()
+            self._dropped.inc()
+
+    def store_reached(self, reached: bool) -> None:
+        """Whether this process's last call to the store reached it (``redis_up``)."""
+        self._redis_up = 1 if reached else 0
+
+    def store_call_took(self, seconds: float) -> None:
+        """Time one round trip to the store (``redis_call_duration_seconds``)."""
+        self._redis_durations.observe(seconds)
+
+    def publish(self) -> None:
+        """Hand what this process counted since the last call to the metric objects (in
+        multiprocess mode, to its files). Cheap when nothing changed."""
+        with self._publishing:
+            if self._closed:
+                return
+            self._hits.publish_to(self.hits)
+            self._dropped.publish_to(self.hits_dropped)
+            self._replayed.publish_to(self.spool_replayed)
+            self.in_flight.set(self._in_flight)
+            for labels, local in list(self._durations.items()):
+                local.publish_to(self.request_duration.labels(*labels))
+            self._redis_durations.publish_to(self.redis_duration)
+            if self._redis_up is not None:
+                self.redis_up.set(self._redis_up)
+
+    @asynccontextmanager
+    async def publishing(self, interval_s: float = PUBLISH_INTERVAL_S) -> AsyncIterator[None]:
+        """Publish every ``interval_s`` while the app runs, and once more at its end."""
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                self.publish()
+
+        task = asyncio.create_task(tick(), name="metrics-publisher")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.publish()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape reads: this process's registry, or all processes' files."""
+        self.publish()
         return exposition(self._exposition)
 
     def request_started(self) -> float:
         """Count a request in flight; returns its start, for :meth:`request_finished`."""
-        self.in_flight.inc()
+        self._in_flight += 1
         return time.perf_counter()
 
     def request_finished(self, route: str, method: str, status: int, started: float) -> None:
         """Time one answered request by route template, method and status class."""
-        self.in_flight.dec()
-        self.request_duration.labels(
-            route, method if method in METHODS else "other", f"{status // 100}xx"
-        ).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self._in_flight -= 1
+        labels = (route, method if method in METHODS else "other", f"{status // 100}xx")
+        local = self._durations.get(labels)
+        if local is None:
+            local = self._durations[labels] = LocalHistogram(HTTP_BUCKETS)
+        local.observe(elapsed)
 
     def instrument(self, client: object) -> bool:
         """Time and count every call of ``client`` (a plain or Sentinel-master client).
@@ -132,7 +206,11 @@ class ApiMetrics:
         return True
 
     def mark_dead(self) -> None:
-        """On a clean shutdown: drop this process's live gauges from the shared files."""
+        """On a clean shutdown: publish the last counts, then drop this process's live gauges
+        from the shared files (nothing is published after, which would bring them back)."""
+        self.publish()
+        with self._publishing:
+            self._closed = True
         mark_dead()
 
 
@@ -191,17 +269,17 @@ class InstrumentedRetry(Retry):
             )
         except (RedisConnectionError, RedisTimeoutError):
             # Counted by counted_fail for each attempt; the store did not answer.
-            metrics.redis_up.set(0)
+            metrics.store_reached(False)
             raise
         except RedisError as exc:
             # A reply that is an error (e.g. OOM under noeviction): the store is up.
             metrics.redis_errors.labels(store_error_kind(exc)).inc()
-            metrics.redis_up.set(1)
+            metrics.store_reached(True)
             raise
         finally:
             if not connecting:
-                metrics.redis_duration.observe(time.perf_counter() - started)
-        metrics.redis_up.set(1)
+                metrics.store_call_took(time.perf_counter() - started)
+        metrics.store_reached(True)
         return result
 
 

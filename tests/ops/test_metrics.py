@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from api.app import create_app
+from api.metrics import HTTP_BUCKETS
 from counter.clock import FakeClock
 from counter.settings import Settings
 from counter.sites import Site
-from tests.helpers import GOOGLEBOT, post_hit
+from counter.telemetry import LocalCounter, LocalHistogram
+from tests.helpers import BROWSER_A, GOOGLEBOT, post_hit
 from tests.ops.conftest import promtool_check_metrics, samples, value
 from tests.servers import ValkeyProcess
 
@@ -122,3 +126,102 @@ async def test_promtool_finds_nothing_to_lint_in_a_scrape(
     text = (await client.get("/metrics")).text
     checked = promtool_check_metrics(text)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_hits_sent_are_the_hits_scraped_and_none_touch_prometheus_on_the_way(
+    settings: Settings, clock: FakeClock, site: Site
+) -> None:
+    """Many hits at once: the scrape counts each once; before it, the registry has none."""
+    app = create_app(settings, clock)
+    metrics = app.fastapi.state.metrics
+    publications = []
+    original = metrics.publish
+
+    def publish_and_count() -> None:
+        publications.append(1)
+        original()
+
+    metrics.publish = publish_and_count
+    async with app.fastapi.router.lifespan_context(app.fastapi):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            answers = []
+            for start in range(0, 300, 50):
+                answers += await asyncio.gather(
+                    *(
+                        post_hit(http, ua=GOOGLEBOT if n % 3 == 0 else f"{BROWSER_A} n{n}")
+                        for n in range(start, start + 50)
+                    )
+                )
+            assert {a.status_code for a in answers} == {200}
+            before = metrics.registry.get_sample_value(
+                HITS, {"site": "demo.local", "outcome": "bot"}
+            )
+            published_before = len(publications)
+            found = samples((await http.get("/metrics")).text)
+    # Counted in the process only: unless the publisher ticked meanwhile (once a second of
+    # real time), nothing reached prometheus_client.
+    assert before is None or published_before > 0
+    outcomes = {dict(k[1])["outcome"]: v for k, v in found.items() if k[0] == HITS}
+    assert value(found, HITS, site="demo.local", outcome="bot") == 100
+    assert sum(outcomes.values()) == 300  # counted, or rate limited (one client address)
+    assert value(found, DURATION, route="/api/hit", method="POST", status_class="2xx") == 300
+    assert value(found, "visitor_stats_http_requests_in_flight") == 0
+
+
+async def test_the_publisher_ticks_while_the_app_runs(
+    settings: Settings, clock: FakeClock, site: Site
+) -> None:
+    metrics = create_app(settings, clock).fastapi.state.metrics
+    metrics.observe_hit("demo.local", "counted")
+    published = asyncio.Event()
+    original = metrics.publish
+
+    def publish_and_tell() -> None:
+        original()
+        published.set()
+
+    metrics.publish = publish_and_tell
+    async with metrics.publishing(interval_s=0.01):
+        await asyncio.wait_for(published.wait(), timeout=5)
+        labels = {"site": "demo.local", "outcome": "counted"}
+        assert metrics.registry.get_sample_value(HITS, labels) == 1
+
+
+def test_local_observations_publish_as_prometheus_observations_would() -> None:
+    """LocalHistogram writes the histogram's own bucket and sum values: same text as observe."""
+    values = [0.0, 0.0004, 0.001, 0.0011, 0.003, 0.02, 0.3, 4.9, 5.0, 7.5, 120.0]
+    direct_registry, local_registry = CollectorRegistry(), CollectorRegistry()
+    direct = Histogram("t_seconds", "t", ["route"], buckets=HTTP_BUCKETS, registry=direct_registry)
+    via = Histogram("t_seconds", "t", ["route"], buckets=HTTP_BUCKETS, registry=local_registry)
+    local = LocalHistogram(HTTP_BUCKETS)
+    for n, seconds in enumerate(values):
+        direct.labels("/a").observe(seconds)
+        local.observe(seconds)
+        if n % 4 == 0:
+            local.publish_to(via.labels("/a"))  # several publications add up
+    local.publish_to(via.labels("/a"))
+    local.publish_to(via.labels("/a"))  # nothing new: changes nothing
+
+    def without_created(registry: CollectorRegistry) -> dict[object, float]:
+        found = samples(generate_latest(registry).decode(), "t_")
+        return {k: v for k, v in found.items() if not k[0].endswith("_created")}
+
+    published, observed = without_created(local_registry), without_created(direct_registry)
+    assert published.keys() == observed.keys()
+    assert published == pytest.approx(observed)  # the sum, added in parts, to rounding
+
+
+def test_local_counts_publish_only_what_is_new() -> None:
+    registry = CollectorRegistry()
+    counter = Counter("t_hits_total", "t", ["site"], registry=registry)
+    local = LocalCounter()
+    for _ in range(3):
+        local.inc("a")
+    local.publish_to(counter)
+    local.inc("a")
+    local.inc("b")
+    local.publish_to(counter)
+    local.publish_to(counter)
+    assert registry.get_sample_value("t_hits_total", {"site": "a"}) == 4
+    assert registry.get_sample_value("t_hits_total", {"site": "b"}) == 1

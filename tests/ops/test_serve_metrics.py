@@ -75,7 +75,9 @@ def test_workers_and_aggregator_are_summed_into_one_steady_scrape(
     while True:
         found = samples(service.scrape())
         site_total = value(found, "visitor_stats_site_pageviews", site="demo.local", period="total")
-        if site_total == 9 or time.monotonic() > deadline:
+        # Each worker publishes its counts within a second (api/metrics.py): wait for both.
+        counted = value(found, "visitor_stats_hits_total", site="demo.local", outcome="counted")
+        if (site_total, counted) == (9, 9) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert site_total == 9, "the aggregator's figures never reached the API's scrape"
@@ -109,3 +111,39 @@ def test_workers_and_aggregator_are_summed_into_one_steady_scrape(
     metrics_dir = tmp_path / "var" / "metrics"
     assert not list(metrics_dir.glob(f"gauge_live*_{victim}.db"))
     assert list(metrics_dir.glob(f"counter_{victim}.db")), "the dead worker's counts were lost"
+
+
+def test_hits_sent_to_every_worker_are_the_hits_scraped(serve: type[Serve], tmp_path: Path) -> None:
+    """Workers count in process and publish on a tick: every scrape, whichever worker answers,
+    converges on exactly the hits sent, and never overshoots."""
+    service = serve(tmp_path / "var", "--workers", "2").start()
+    assert service.cli("sites", "add", "demo.local", "--domain", "demo.local").returncode == 0
+    sent = 0
+    for connection in range(6):  # new connections, so both workers take some
+        with httpx.Client(base_url=service.base, timeout=5) as http:
+            for n in range(25):
+                answer = http.post(
+                    "/api/hit",
+                    json={"site": "demo.local", "url": f"https://demo.local/p{n}"},
+                    headers={
+                        "Origin": "https://demo.local",
+                        "User-Agent": GOOGLEBOT if n % 5 == 0 else f"{BROWSER_A} c{connection}",
+                    },
+                )
+                assert answer.status_code == 200, answer.text
+                sent += 1
+    deadline = time.monotonic() + 10
+    while True:
+        found = samples(service.scrape())
+        scraped = sum(v for k, v in found.items() if k[0] == "visitor_stats_hits_total" and k[1])
+        assert scraped <= sent
+        if scraped == sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert scraped == sent
+    assert value(found, "visitor_stats_hits_total", site="demo.local", outcome="bot") == 30
+    # Stable from now on: the same figures on every scrape.
+    hits = {k: v for k, v in found.items() if k[0] == "visitor_stats_hits_total"}
+    for _ in range(6):
+        later = samples(service.scrape())
+        assert {k: v for k, v in later.items() if k[0] == "visitor_stats_hits_total"} == hits

@@ -1,82 +1,61 @@
-"""Bots out, browsers in: a maintained crawler list's fixtures against real browser agents.
+"""Bots out, browsers in: the verdicts on the corpora (tests/counter/record/corpora.py), and
+through the app and the recorder against a real store.
 
-Crawlers: every example agent (``instances``) of the crawler-user-agents package, the list
-monperrus/crawler-user-agents maintains, plus an empty agent, headless automation and the
-Vietnamese crawlers. Browsers: ``data/browsers.txt`` (real-world agents) and
-``data/browsers-vn.txt`` (Cốc Cốc, Zalo, Facebook, Messenger, TikTok, ...).
+Targets (issue 11): at most 0.5 % of real browsers excluded, at least 97 % of crawlers and HTTP
+clients excluded. The shipped corpora do better (none and all); the bounds leave room for the
+lists' own updates.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import crawleruseragents  # type: ignore[import-untyped]
 import httpx
 import pytest
-from crawlerdetect import CrawlerDetect
 
 from counter.record.bots import is_bot
 from counter.record.recorder import Recorder
 from counter.sites import Site
 from counter.storage.store import Store
+from tests.counter.record.corpora import browsers, crawlers, read_agents, vietnamese
 from tests.helpers import hit
 
-DATA = Path(__file__).parent / "data"
-EXTRA_BOTS = [
-    "",
-    "   ",
-    "Mozilla/5.0 (compatible; coccocbot-web/1.0; +http://help.coccoc.com/searchengine)",
-    "Mozilla/5.0 (compatible; coccocbot-image/1.0; +http://help.coccoc.com/searchengine)",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1",
-    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
-    "python-requests/2.32.3",
-    "curl/8.5.0",
-]
-
-
-def read_agents(name: str) -> list[str]:
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
-
-
-def crawler_corpus() -> list[str]:
-    instances = {
-        agent
-        for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA
-        for agent in entry["instances"]
-    }
-    return sorted(instances) + EXTRA_BOTS
-
-
-BROWSERS = read_agents("browsers.txt")
-VIETNAMESE = read_agents("browsers-vn.txt")
+VIETNAMESE = vietnamese()
+IN_APP_MARKERS = ("Zalo", "FB_IAB", "FBAN", "MetaIAB", "Instagram", "musical_ly", "trill_", "Viber")
 
 
 def test_corpora_are_large_enough_to_measure_the_rates() -> None:
-    assert len(crawler_corpus()) > 2000
-    assert len(BROWSERS) + len(VIETNAMESE) > 800
-    assert len(VIETNAMESE) >= 30
+    assert len(crawlers()) > 2000
+    assert len(read_agents("clients.txt")) > 100
+    assert len(browsers()) > 2000
+    for marker in (*IN_APP_MARKERS, "coc_coc_browser", "SamsungBrowser", "UCBrowser", "EdgA/"):
+        assert sum(marker in agent for agent in browsers()) >= 5, marker
 
 
-def test_at_least_99_percent_of_crawlers_are_bots() -> None:
-    corpus = crawler_corpus()
+def test_at_least_97_percent_of_crawlers_and_http_clients_are_bots() -> None:
+    corpus = crawlers()
     missed = [agent for agent in corpus if not is_bot(agent)]
-    detector = CrawlerDetect()
-    alone = sum(bool(detector.isCrawler(a)) for a in corpus if a.strip())
-    print(
-        f"crawlers: {len(corpus)}, excluded {len(corpus) - len(missed)} "
-        f"({1 - len(missed) / len(corpus):.2%}); crawlerdetect alone {alone / len(corpus):.2%}"
-    )
-    assert len(missed) <= 0.01 * len(corpus), missed[:20]
+    print(f"crawlers: {len(corpus)}, excluded {1 - len(missed) / len(corpus):.2%}")
+    assert len(missed) <= 0.03 * len(corpus), missed[:20]
 
 
-def test_at_most_a_thousandth_of_real_browsers_are_dropped() -> None:
-    corpus = BROWSERS + VIETNAMESE
+def test_every_well_known_client_is_a_bot() -> None:
+    missed = [agent for agent in read_agents("clients.txt") if not is_bot(agent)]
+    assert missed == []
+
+
+def test_at_most_half_a_percent_of_real_browsers_are_dropped() -> None:
+    corpus = browsers()
     dropped = [agent for agent in corpus if is_bot(agent)]
-    print(f"browsers: {len(corpus)}, dropped {len(dropped)} ({len(dropped) / len(corpus):.3%})")
-    assert len(dropped) <= 0.001 * len(corpus), dropped
+    print(f"browsers: {len(corpus)}, dropped {len(dropped) / len(corpus):.3%}")
+    assert len(dropped) <= 0.005 * len(corpus), dropped[:20]
+
+
+@pytest.mark.parametrize("marker", IN_APP_MARKERS)
+def test_in_app_browsers_are_people(marker: str) -> None:
+    agents = [agent for agent in browsers() if marker in agent]
+    assert agents
+    assert [agent for agent in agents if is_bot(agent)] == []
 
 
 @pytest.mark.parametrize("agent", VIETNAMESE, ids=range(len(VIETNAMESE)))
@@ -87,7 +66,8 @@ def test_vietnamese_and_in_app_browsers_are_people(agent: str) -> None:
 async def test_crawlers_posted_to_the_app_count_as_none(
     client: httpx.AsyncClient, store: Store, site: Site
 ) -> None:
-    corpus = crawler_corpus()
+    # Agents HTTP can carry as a header (no surrounding blanks: h11 strips them).
+    corpus = [agent for agent in crawlers() if agent.strip() == agent]
     for start in range(0, len(corpus), 100):
         answers = await asyncio.gather(
             *(
@@ -111,7 +91,7 @@ async def test_crawlers_posted_to_the_app_count_as_none(
 async def test_real_browsers_are_each_counted_once(
     store: Store, recorder: Recorder, site: Site
 ) -> None:
-    corpus = BROWSERS + VIETNAMESE
+    corpus = browsers()
     results = []
     for start in range(0, len(corpus), 100):  # bursts within the client's connection pool
         results += await asyncio.gather(
