@@ -16,12 +16,23 @@ from api.hotpath import HotPath
 from api.limits import RequestLimits
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
 from api.openapi import OPENAPI_PATHS
-from api.responses import CORS_POLICY
-from api.routes import admin, busuanzi, counter_image, dashboard, embed, health, hits, stats
+from api.responses import CORS_POLICY, RenderedAnswers
+from api.routes import (
+    admin,
+    busuanzi,
+    counter_image,
+    dashboard,
+    embed,
+    health,
+    hits,
+    stats,
+    stream,
+)
 from api.routes import metrics as metrics_route
+from api.routes.stream import live_streams
 from counter.access import KeyRing
 from counter.clock import Clock, SystemClock
-from counter.figures.stats import StatsReader
+from counter.figures.stats import LAST_ANSWERS, StatsReader
 from counter.record.bots import prepare as prepare_bot_filter
 from counter.record.journal import Journal
 from counter.record.recorder import Recorder
@@ -62,11 +73,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
             app.state.settings = settings
             app.state.recorder = recorder
             app.state.stats = StatsReader(store)
+            app.state.rendered = RenderedAnswers(LAST_ANSWERS)  # each answer encoded once
             app.state.access = KeyRing(store.redis, store.keys, clock)  # site keys, read tokens
             stop = asyncio.Event()
             replayer = asyncio.create_task(run_replayer(recorder, stop))
             try:
-                yield
+                # Streams end first: on the shutdown signal, and here at the latest.
+                async with live_streams(app.state.stats, settings) as app.state.streams:
+                    yield
             finally:
                 stop.set()  # the tick under way ends within the store's time budget
                 await replayer
@@ -91,7 +105,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
     # It times what the CORS and limits middleware answer (preflights, refusals) too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     errors.install(app, OPENAPI_PATHS)
-    routes = (hits, stats, health, admin, metrics_route, embed, dashboard, busuanzi, counter_image)
+    routes = (
+        hits,
+        stats,
+        health,
+        admin,
+        metrics_route,
+        embed,
+        dashboard,
+        busuanzi,
+        counter_image,
+        stream,
+    )
     for module in routes:
         app.include_router(module.router)
     # Outermost, outside FastAPI itself: the hit and stats routes answer before any of its

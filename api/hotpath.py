@@ -37,7 +37,7 @@ from api.intake import (
 )
 from api.limits import CLOSE, check_headers, declared_length
 from api.metrics import ApiMetrics
-from api.responses import CORS_HEADER, cacheable_json
+from api.responses import CORS_HEADER, STATS_CACHE_CONTROL, RenderedAnswers, cacheable_json
 from counter.access import KeyRing, KeyScope, bearer, same_site
 from counter.errors import BodyTooLarge, InvalidInput, KeyRefused
 from counter.figures.page_views import MAX_PAGES, read_page_views
@@ -57,6 +57,7 @@ Route = Callable[[State, Scope, Receive], Awaitable[Answer]]
 CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
+STATS_CACHE = (b"cache-control", STATS_CACHE_CONTROL.encode())
 SPOOLED = b'{"accepted":true,"spooled":true}'
 
 
@@ -269,10 +270,12 @@ async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
     site = checked_text("site", query["site"])
     url = checked_text("url", query["url"]) if "url" in query else None
     answer = await reader.read(site, url)
-    status, headers, body = cacheable_json(
-        answer, header_map(scope["headers"]).get("if-none-match")
-    )
-    return status, [(name.encode(), value.encode()) for name, value in headers.items()], body
+    rendered: RenderedAnswers = state.rendered
+    etag, body = rendered.render((site, url), answer)
+    headers = [STATS_CACHE, (b"etag", etag.encode())]
+    if header_map(scope["headers"]).get("if-none-match") == etag:
+        return 304, headers, b""
+    return 200, [JSON, *headers], body
 
 
 async def _pages(state: State, scope: Scope, _: Receive) -> Answer:

@@ -56,7 +56,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         ),
         # Only in effect if the protocol is switched to h11; then it is that parser's cap.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
-        "limit_concurrency": settings.max_connections_per_worker,
+        # Live-box streams have their own cap (settings.streams_per_worker): open streams
+        # never take the room of the hits.
+        "limit_concurrency": settings.max_connections_per_worker + settings.streams_per_worker,
         "timeout_keep_alive": settings.keep_alive_s,
     }
 

@@ -32,6 +32,28 @@ class JSONResponse(Response):
 STATS_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 
+class RenderedAnswers:
+    """The encoded body and ETag of each stats answer a worker hands out, made once per answer
+    rather than once per request: the reader gives the very same answer object again while it
+    is fresh (counter/figures/stats.py), so an identity check says when to encode anew."""
+
+    def __init__(self, size: int) -> None:
+        self._last: dict[Any, tuple[object, str, bytes]] = {}
+        self.size = size
+
+    def render(self, key: Any, content: object) -> tuple[str, bytes]:
+        """``(etag, body)`` of ``content``, the answer read for ``key``."""
+        last = self._last.get(key)
+        if last is not None and last[0] is content:
+            return last[1], last[2]
+        body = orjson.dumps(content)
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        if len(self._last) >= self.size:
+            self._last.clear()  # bounded; the next reads encode again, once each
+        self._last[key] = (content, etag, body)
+        return etag, body
+
+
 def cacheable_json(content: object, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
     """``(status, headers, body)`` of a stats read: 200 with its ETag and Cache-Control, or
     304 with no body when the client already holds that very answer."""

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Beyond this many open connections (or requests in progress) a worker answers 503.
     max_connections_per_worker: int = Field(default=1000, ge=10, le=100_000)
     keep_alive_s: int = Field(default=5, ge=1, le=300)
+    # Live-box streams (GET /api/stats/stream) a worker keeps open; beyond it 503. Each holds a
+    # connection, on top of max_connections_per_worker (api/limits.py), so hits keep their room.
+    streams_per_worker: int = Field(default=1000, ge=1, le=100_000)
 
     # Flood caps, per fixed minute (0: no cap). Hits over a cap are answered 200 with the box
     # but not counted, and show up as excluded "rate_limited".

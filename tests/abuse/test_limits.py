@@ -361,6 +361,8 @@ async def test_connections_beyond_the_worker_limit_get_503(
 def test_the_uvicorn_options_survive_the_pickling_that_workers_need(settings: Settings) -> None:
     """`serve --workers N` spawns workers with a pickled config."""
     options = pickle.loads(pickle.dumps(uvicorn_options(settings)))
-    assert options["limit_concurrency"] == settings.max_connections_per_worker
+    assert options["limit_concurrency"] == (
+        settings.max_connections_per_worker + settings.streams_per_worker
+    )
     assert options["timeout_keep_alive"] == settings.keep_alive_s
     assert options["http"].keywords["header_timeout_s"] == settings.header_timeout_s
