@@ -53,6 +53,10 @@ def normalize_path(url: str, keep_query: bool = False) -> str:
     path = _remove_dot_segments(unicodedata.normalize("NFC", path))
     if _has_control(path):
         raise InvalidInput("url path holds control characters")
+    # 'https://site//tin-tuc/1' and '/tin-tuc//1' are the page '/tin-tuc/1' (servers answer
+    # them alike). A url that starts with '//' stays protocol-relative: its host is checked.
+    while "//" in path:
+        path = path.replace("//", "/")
     for index in _INDEX_PAGES:
         if path == f"/{index}" or path.endswith(f"/{index}"):
             path = path[: -len(index)]

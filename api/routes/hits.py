@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +16,7 @@ from api.errors import responses
 from api.intake import MAX_FIELD_CHARS, header_map, make_hit
 from counter.errors import InvalidInput
 from counter.record.hit import Event
+from counter.urls import host_of
 
 router = APIRouter(tags=["hits"])
 
@@ -46,5 +48,10 @@ async def get_hit_gif(
         raise InvalidInput("url is required when the request has no Referer")
     peer = request.client.host if request.client else None
     hit = make_hit(headers, peer, settings.trusted_proxies, site, page, Event.pageview, None)
+    if hit.origin is None and url is not None and host_of(url) is not None:
+        # No Origin and no Referer (<meta name="referrer" content="no-referrer">, an e-mail,
+        # a privacy extension): the pixel's own absolute url names its site's page instead,
+        # and the same domain check applies to it.
+        hit = dataclasses.replace(hit, origin=url)
     await recorder.record(hit)
     return Response(GIF, media_type="image/gif", headers={"Cache-Control": "no-store"})

@@ -33,6 +33,8 @@ from tests.helpers import BROWSER_A
         ("/../../etc/passwd", "/etc/passwd"),
         ("/a/b/..", "/a/"),
         ("https://demo.local", "/"),
+        ("https://demo.local//tin-tuc//1", "/tin-tuc/1"),  # one article, however many slashes
+        ("/tin-tuc//1/", "/tin-tuc/1/"),
         ("/", "/"),
         ("/" + "x" * 2000, "/" + "x" * (MAX_PATH_CHARS - 1)),
     ],
