@@ -22,6 +22,7 @@ from counter.figures.summary import (
     read_site_call,
     reconciliation_gap,
 )
+from counter.figures.top import TOP_KEEP
 from counter.periods import Periods
 from counter.replies import text
 from counter.sites import Site
@@ -43,6 +44,7 @@ class PassReport:
     restored: RestoreReport | None = None
     snapshots_written: int = 0
     pages_pruned: int = 0
+    titles_pruned: int = 0
 
 
 def _chunks(items: Sequence[Site], size: int) -> Iterable[Sequence[Site]]:
@@ -122,6 +124,17 @@ async def _pass_over(
         batch.script(store.scripts.read_site, keys=key_list, args=args)
     for site in sites:
         batch.command("hlen", store.keys.site(site.id).page_views)
+    top_sets = 0  # per site: each span's current and previous period, and all time
+    for site in sites:
+        # Most viewed: each top set keeps its TOP_KEEP highest pages (the hit script adds a
+        # page to every current period), and the titles are counted to see if they outgrew
+        # what those sets can name.
+        keys = store.keys.site(site.id)
+        top = keys.top_keys(periods[site.id])
+        top_sets = len(top)
+        for key in top:
+            batch.command("zremrangebyrank", key, 0, -TOP_KEEP - 1)
+        batch.command("hlen", keys.page_titles)
     results = await batch.execute()
 
     closes, rest = results[: len(closing)], results[len(closing) :]
@@ -130,9 +143,13 @@ async def _pass_over(
             report.days_closed += 1
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
     reads = rest[len(sites) : 2 * len(sites)]
-    for site, pages in zip(sites, rest[2 * len(sites) :], strict=True):
+    for site, pages in zip(sites, rest[2 * len(sites) : 3 * len(sites)], strict=True):
         if int(pages) > store.settings.max_pages_per_site:
             report.pages_pruned += await prune_pages(store, site.id)
+    titles_counted = rest[3 * len(sites) :][top_sets :: top_sets + 1]
+    for site, titles in zip(sites, titles_counted, strict=True):
+        if int(titles) > TOP_KEEP * top_sets:
+            report.titles_pruned += await prune_titles(store, site.id, periods[site.id])
 
     batch = store.batch()
     for site, raw in zip(sites, reads, strict=True):
@@ -178,3 +195,24 @@ async def prune_pages(store: Store, site_id: str) -> int:
         "%s: kept its %d most viewed pages, dropped %d", site_id, len(views) - excess, excess
     )
     return excess
+
+
+async def prune_titles(store: Store, site_id: str, periods: Periods) -> int:
+    """Drop the titles of pages that none of the site's top sets holds; returns how many went.
+
+    A title is written by each titled pageview, so the hash would grow with every page ever
+    seen. A pass calls this only once the titles outnumber what the top sets can name
+    (TOP_KEEP each), so it costs one read of the sets when it runs, and afterwards the titles
+    are at most that many. Pages still ranked keep their latest title.
+    """
+    keys = store.keys.site(site_id)
+    batch = store.batch()
+    for key in keys.top_keys(periods):
+        batch.command("zrange", key, 0, -1)
+    batch.command("hkeys", keys.page_titles)
+    *ranked, titled = await batch.execute()
+    kept = {text(path) for members in ranked for path in members}
+    orphans = [path for path in titled if text(path) not in kept]
+    for start in range(0, len(orphans), 1000):
+        await store.redis.hdel(keys.page_titles, *orphans[start : start + 1000])
+    return len(orphans)

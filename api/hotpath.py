@@ -31,7 +31,7 @@ from api.intake import (
     make_hit,
     make_server_hit,
     parse_batch,
-    parse_hit_body,
+    parse_hit_fields,
     parse_json_object,
     parse_server_hit,
 )
@@ -154,7 +154,7 @@ async def _hit(state: State, scope: Scope, receive: Receive) -> Answer:
         )
         token = bearer(headers.get("authorization"))
         if token is None:
-            site, url, event, referrer = parse_hit_body(body)
+            fields = parse_hit_fields(body)
     except (InvalidInput, BodyTooLarge, UnsupportedMediaType, RequestTimedOut):
         recorder.observe(None, "invalid")
         raise
@@ -166,10 +166,11 @@ async def _hit(state: State, scope: Scope, receive: Receive) -> Answer:
             headers,
             client[0] if client else None,
             settings.trusted_proxies,
-            site,
-            url,
-            event,
-            referrer,
+            fields.site,
+            fields.url,
+            fields.event,
+            fields.referrer,
+            fields.title,
         )
     result = await recorder.record(hit)
     if result.spooled:

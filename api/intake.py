@@ -7,9 +7,10 @@ header maps (lower-case names), so neither needs a framework request object.
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -29,6 +30,8 @@ MAX_FIELD_CHARS = {
     "client_ip": 64,
     "user_agent": 2048,
     "purpose": 64,
+    # The snippet sends document.title cut to this; the service keeps the latest per page.
+    "title": 200,
 }
 MAX_USER_AGENT_CHARS = 512
 # POST /api/hits: a CMS that buffers its hits, or replays its access log, sends this many at
@@ -88,6 +91,15 @@ def checked_text(name: str, value: object) -> str:
     return value
 
 
+def _title(data: dict[str, Any]) -> str | None:
+    """The page's title, if the hit carries one: text within its limit and, as it is shown in
+    the "most viewed" lists, without control characters (document.title has none)."""
+    title = _field(data, "title", required=False)
+    if title is not None and any(unicodedata.category(ch) == "Cc" for ch in title):
+        raise InvalidInput("title holds a control character")
+    return title or None
+
+
 def _event(raw: str | None) -> Event:
     if raw is None:
         return Event.pageview
@@ -111,15 +123,26 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def parse_hit_body(body: bytes) -> tuple[str, str, Event, str | None]:
-    """``(site, url, event, referrer)`` from a hit's JSON body, or InvalidInput saying why.
-    Fields a browser cannot vouch for (``client_ip``, ``user_agent``) are ignored here: only
-    a hit with a site key (:func:`parse_server_hit`) may name its visitor."""
+class HitFields(NamedTuple):
+    site: str
+    url: str
+    event: Event
+    referrer: str | None
+    title: str | None
+
+
+def parse_hit_fields(body: bytes) -> HitFields:
+    """A browser hit's fields from its JSON body, or InvalidInput saying why. Fields a
+    browser cannot vouch for (``client_ip``, ``user_agent``) are ignored here: only a hit
+    with a site key (:func:`parse_server_hit`) may name its visitor."""
     data = parse_json_object(body)
-    site = _field(data, "site", required=True) or ""
-    url = _field(data, "url", required=True) or ""
-    event = _event(_field(data, "event", required=False))
-    return site, url, event, _field(data, "referrer", required=False)
+    return HitFields(
+        site=_field(data, "site", required=True) or "",
+        url=_field(data, "url", required=True) or "",
+        event=_event(_field(data, "event", required=False)),
+        referrer=_field(data, "referrer", required=False),
+        title=_title(data),
+    )
 
 
 def _header(headers: Mapping[str, str], *names: str) -> str | None:
@@ -144,12 +167,14 @@ def make_hit(
     url: str,
     event: Event,
     referrer: str | None,
+    title: str | None = None,
 ) -> Hit:
     return Hit(
         site=site,
         url=url,
         event=event,
         referrer=referrer,
+        title=title,
         client_ip=client_ip(peer, headers.get("x-forwarded-for"), trusted_proxies),
         user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS],
         origin=_header(headers, "origin", "referer"),
@@ -171,6 +196,7 @@ class ServerHit:
     user_agent: str
     purpose: str | None  # the visitor's Sec-Purpose / Purpose header: prefetches are not views
     opt_out: bool  # the visitor sent Sec-GPC: 1 or DNT: 1
+    title: str | None = None  # the page's title
 
 
 def _address(raw: str) -> str:
@@ -205,6 +231,7 @@ def parse_server_hit(data: object, site_required: bool) -> ServerHit:
         user_agent=checked_text("user_agent", data["user_agent"])[:MAX_USER_AGENT_CHARS],
         purpose=_field(data, "purpose", required=False),
         opt_out=opt_out,
+        title=_title(data),
     )
 
 
@@ -237,4 +264,5 @@ def make_server_hit(site: Site, fields: ServerHit) -> Hit:
         origin=f"https://{url_host}",
         purpose=fields.purpose,
         opt_out=fields.opt_out,
+        title=fields.title,
     )

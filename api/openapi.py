@@ -28,6 +28,13 @@ HIT_BODY_SCHEMA: dict[str, Any] = {
             "example": "https://svhttdl.travinh.gov.vn/a",
         },
         "referrer": {"type": "string", "maxLength": MAX_FIELD_CHARS["referrer"]},
+        "title": {
+            "type": "string",
+            "maxLength": MAX_FIELD_CHARS["title"],
+            "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+            "description": "the page's title (document.title), for the most viewed lists; "
+            "no control characters",
+        },
         "event": {
             "type": "string",
             "enum": [e.value for e in Event],

@@ -90,6 +90,8 @@ def main() -> None:
                 "h__rand_int__",
                 "900",
                 *("0", "0", "0", "0"),
+                "Tin tức",  # the page's title
+                *(str(ttl or 259200) for ttl in HLL_TTLS_S),  # each top set's
                 *(str(ttl) for ttl in HLL_TTLS_S),
             ]
             out = subprocess.run(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from counter.errors import InvalidInput
-from counter.periods import DAY, PERIODS, SPANS, Periods, Span
+from counter.periods import DAY, PERIODS, SPANS, TOTAL, Periods, Span
 
 _SITE_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")
 
@@ -130,6 +130,37 @@ class SiteKeys:
         written by each hit, read by the pass, counted into the day's row when it closes."""
         return f"{self.base}:visitors:{span.key}:{start.strftime(span.bucket_format)}"
 
+    @property
+    def page_titles(self) -> str:
+        """HASH normalised page path -> its latest title; written by a pageview that carries
+        one (record_hit.lua), pruned by the aggregator to the pages of the top sets."""
+        return f"{self.base}:title:page"
+
+    @property
+    def top_total(self) -> str:
+        """ZSET page path -> all-time views (page_views' figure, ZADD GT): the all-time most
+        viewed; trimmed by the aggregator to counter/figures/top.py's TOP_KEEP."""
+        return f"{self.base}:top:all"
+
+    def top_of(self, span: Span, start: date) -> str:
+        """ZSET page path -> pageviews in one period of ``span`` (the one that begins
+        ``start``), bucketed like its visitors HLL; ZINCRBY by each hit, trimmed by the
+        aggregator to TOP_KEEP, expiring after the next period as the HLL does."""
+        return f"{self.base}:top:{span.key}:{start.strftime(span.bucket_format)}"
+
+    def top_key(self, periods: Periods, period: str) -> str:
+        """The sorted set ranking the pages of ``period`` (a name of PERIODS, or TOTAL)."""
+        for span in SPANS:
+            if period in (span.current, span.previous):
+                return self.top_of(span, periods.starts[period])
+        if period == TOTAL:
+            return self.top_total
+        raise InvalidInput(f"period must be one of {', '.join((*PERIODS, TOTAL))}")
+
+    def top_keys(self, periods: Periods) -> list[str]:
+        """Every top set that can still be read: each period's, then all time's."""
+        return [*(self.top_key(periods, period) for period in PERIODS), self.top_total]
+
     def visitors_hll(self, day: date) -> str:
         """HLL of one local day's visitors."""
         return self.visitors_of(DAY, day)
@@ -153,8 +184,8 @@ class SiteKeys:
 
     # -- each script's KEYS, in the order its header lists them ----------------------------
     def record_hit_keys(self, periods: Periods, minute: int) -> tuple[str, ...]:
-        """record_hit.lua: its fixed keys, then the visitors HLL of each span's current
-        period (the day's first)."""
+        """record_hit.lua: its fixed keys, then the top set of each span's current period, then
+        the visitors HLL of each (both the day's first)."""
         return (
             self.last_seen,
             self.pageviews_by_day,
@@ -168,6 +199,9 @@ class SiteKeys:
             self.excluded(periods.today),
             self.hit_ids(minute),
             self.epoch,
+            self.page_titles,
+            self.top_total,
+            *(self.top_of(span, periods.starts[span.current]) for span in SPANS),
             *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
         )
 

@@ -51,6 +51,10 @@ def month_start(day: date, _first: WeekStart = WeekStart.monday) -> date:
     return day.replace(day=1)
 
 
+def year_start(day: date, _first: WeekStart = WeekStart.monday) -> date:
+    return day.replace(month=1, day=1)
+
+
 def days_between(first: date, last: date) -> list[date]:
     """Every date from ``first`` to ``last`` inclusive (empty when first > last)."""
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -104,6 +108,16 @@ SPANS: tuple[Span, ...] = (
         bucket_format="%Y-%m",
         hll_ttl_s=63 * DAY_S,
         labels={"vi": ("Trong tháng", "Tháng trước"), "en": ("This month", "Last month")},
+    ),
+    Span(
+        "year",
+        "year",
+        "last_year",
+        year_start,
+        key="year",
+        bucket_format="%Y",
+        hll_ttl_s=733 * DAY_S,  # two leap years and a day
+        labels={"vi": ("Trong năm", "Năm trước"), "en": ("This year", "Last year")},
     ),
 )
 DAY = SPANS[0]  # the span whose periods are closed into the daily history

@@ -1,5 +1,6 @@
-"""Reading the numbers: ``GET /api/stats/history`` and the adjustments ledger
-(``GET /api/stats`` is on the hot path, :mod:`api.hotpath`)."""
+"""Reading the numbers: ``GET /api/stats/history``, the most viewed pages
+(``GET /api/stats/top``) and the adjustments ledger (``GET /api/stats`` is on the hot path,
+:mod:`api.hotpath`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from api.intake import MAX_FIELD_CHARS
 from api.responses import JSONResponse, cacheable_json
 from counter.figures.adjustments import list_adjustments
 from counter.figures.history import history_span, parse_day, read_history
+from counter.figures.top import DEFAULT_LIMIT, MAX_LIMIT, TOP_PERIODS, read_top
 from counter.keys import validate_site_id
 from counter.periods import local_date
 
@@ -56,6 +58,34 @@ async def get_history(
     )
     rows = await read_history(store, config.id, start, end)
     return _cached_json(request, {"site": config.id, "rows": rows})
+
+
+PeriodQuery = Annotated[
+    str,
+    Query(
+        max_length=16,
+        description=f"one of {', '.join(TOP_PERIODS)}",
+        json_schema_extra={"enum": list(TOP_PERIODS)},
+    ),
+]
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"how many pages, 1 to {MAX_LIMIT}")
+]
+
+
+@router.get(
+    "/api/stats/top",
+    summary="The most viewed pages of a period, with their titles (Tin xem nhiều)",
+    responses=responses(400, 404, 503),
+)
+async def get_top(
+    request: Request,
+    store: StoreDep,
+    site: SiteQuery,
+    period: PeriodQuery = "today",
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Response:
+    return _cached_json(request, await read_top(store, site, period, limit))
 
 
 @router.get(

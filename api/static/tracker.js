@@ -14,8 +14,9 @@
     var S = d.currentScript || d.querySelector('script[data-site][src*="tracker.js"]');
     var site = S && S.getAttribute('data-site');
     var seen = w.visitorStats = w.visitorStats || {};
-    // One tracker per site, even when the snippet is pasted twice.
-    if (!site || seen[site] || !w.JSON) return;
+    // One tracker per site, even when the snippet is pasted twice. (A browser without JSON
+    // stops at its first use, inside safe().)
+    if (!site || seen[site]) return;
     seen[site] = 1;
     var api = S.getAttribute('data-api') || S.src.replace(/\/tracker\.js([?#].*)?$/, '');
     var sep = S.getAttribute('data-grouping');
@@ -79,9 +80,12 @@
         for (i = 0; i < e.length; i++) put1(e[i], o.page_views[e[i].getAttribute('data-url')]);
       });
     }
-    // A string body goes as text/plain: a CORS "simple" request, with no preflight.
+    // A string body goes as text/plain: a CORS "simple" request, with no preflight. The page's
+    // title is for the most viewed lists: cut to 200, without the control characters or the
+    // half of a cut emoji that the service would refuse the hit for.
     function send(event, then) {
-      var body = JSON.stringify({ site: site, url: L.href, referrer: ref || undefined, event: event });
+      var body = JSON.stringify({ site: site, url: L.href, referrer: ref || undefined, event: event,
+        title: d.title.slice(0, 200).replace(/[\0-\x1f\x7f-\x9f]|[\ud800-\udbff]$/g, '') || undefined });
       if (then || !N.sendBeacon || !N.sendBeacon(api + '/api/hit', body)) {
         call('/api/hit', { method: 'POST', body: body, keepalive: true, credentials: 'omit' }, then);
       }

@@ -1,5 +1,6 @@
 /*! visitor-stats widget (docs/EMBED.md) */
-// Renders the "Thống kê truy cập" box into every <div data-visitor-stats-widget data-site=…>.
+// Renders the "Thống kê truy cập" box into every <div data-visitor-stats-widget data-site=…>,
+// and the most viewed pages into every <div data-visitor-stats-top> (renderTop, below).
 // It builds the box in a shadow root from one GET /api/stats: the host page's CSS cannot
 // break it, the --vs-* custom properties still reach it (they inherit through the shadow
 // boundary), and it takes the height of its rows, which an iframe cannot. Its language and
@@ -23,6 +24,8 @@
     var LABELS = "__WIDGET_LABELS__";
     var ORDER = "__WIDGET_ROWS__";
     var OPTIONAL = "__WIDGET_OPTIONAL_ROWS__";
+    // The most viewed block's words, by language (api/routes/embed.py's TOP_LABELS).
+    var TOP = "__WIDGET_TOP_LABELS__";
     var ls;
     try { ls = w.localStorage; } catch (e) {}
 
@@ -106,9 +109,56 @@
           }))['catch'](noop);
       }
     }
+    // The most viewed pages (<div data-visitor-stats-top data-period="week" data-limit="5">):
+    // an ordered list of links, each with its title and views, from one GET /api/stats/top.
+    // Its site is its own data-site, else this script's or the snippet's. Titles come from
+    // the pages' visitors' browsers: they are only ever set as text, never as HTML.
+    function renderTop(host) {
+      var T = d.querySelector('script[data-site][src*="tracker.js"]');
+      var site = host.getAttribute('data-site') || S && S.getAttribute('data-site') || T && T.getAttribute('data-site');
+      if (!site || host.visitorStatsTop || !w.fetch || !api) return;
+      var c = {};
+      try { c = JSON.parse(ls.getItem('vs:' + site)) || c; } catch (e) {}
+      var ok = /^(vi|en)$/, lang = host.getAttribute('data-lang');
+      var l = ok.test(lang) ? lang : ok.test(c.l) ? c.l : 'vi', W = TOP[l];
+      var sep = host.getAttribute('data-grouping') || c.g || '.';
+      var period = host.getAttribute('data-period') || 'today';
+      var root = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
+      var box = el('section'), h2 = el('h2', W.title + (W[period] ? ' \u00b7 ' + W[period] : ''));
+      host.visitorStatsTop = box;
+      box.className = 'vs';
+      box.lang = l;
+      box.setAttribute('aria-label', h2.textContent);
+      box.appendChild(h2);
+      root.appendChild(el('style', CSS));
+      root.appendChild(box);
+      var q = '/api/stats/top?site=' + encodeURIComponent(site) + '&period=' + encodeURIComponent(period);
+      if (host.getAttribute('data-limit')) q += '&limit=' + encodeURIComponent(host.getAttribute('data-limit'));
+      fetch(api + q, { credentials: 'omit' })
+        .then(function (r) { return r.status == 200 && r.json(); })
+        .then(safe(function (o) {
+          if (!o) return;
+          var ol = el(o.pages.length ? 'ol' : 'p', o.pages.length ? null : W.empty);
+          ol.className = o.pages.length ? 'vs-top' : 'vs-empty';
+          o.pages.forEach(function (p) {
+            var li = el('li'), a = el('a', p.title || p.url);
+            var n = el('span', String(p.page_views).replace(/\B(?=(\d{3})+(?!\d))/g, sep) + ' ' + W.views);
+            a.href = p.url;
+            n.className = 'vs-views';
+            li.appendChild(a);
+            li.appendChild(d.createTextNode(' '));
+            li.appendChild(n);
+            ol.appendChild(li);
+          });
+          box.appendChild(ol);
+        }))['catch'](noop);
+    }
     function all() {
       for (var e = d.querySelectorAll('[data-visitor-stats-widget]'), i = 0; i < e.length; i++) {
         safe(render)(e[i]);
+      }
+      for (e = d.querySelectorAll('[data-visitor-stats-top]'), i = 0; i < e.length; i++) {
+        safe(renderTop)(e[i]);
       }
     }
     if (d.readyState == 'loading') d.addEventListener('DOMContentLoaded', safe(all));

@@ -22,3 +22,4 @@ class Hit:
     referrer: str | None = None
     purpose: str | None = None  # Sec-Purpose / Purpose: prefetch and prerender are not views
     opt_out: bool = False  # Sec-GPC: 1 or DNT: 1: acknowledged, never counted
+    title: str | None = None  # the page's title (document.title), kept for "most viewed"

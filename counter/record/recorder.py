@@ -141,8 +141,11 @@ class Recorder:
             keys = store.keys.site(site.id)
             return identify(await self.salts.salt(store.redis, keys, site, day, p.at))
 
+        # The title is not spooled (the spool's line format holds what counts): a page whose
+        # hits waited out an outage gets its title again from its next pageview.
+        title = hit.title or ""
         if self.spool is None:
-            return await self._process(prepared, salted, live=True)
+            return await self._process(prepared, salted, live=True, title=title)
         if self.outage.open:
             return self._spool(prepared, identify)
         try:
@@ -150,7 +153,7 @@ class Recorder:
             # call (a site config refresh, the salt, the script). Cut short, a hit is spooled;
             # if its script did run after all, its id makes the replay change nothing.
             async with asyncio.timeout(store.settings.hit_budget_s):
-                result = await self._process(prepared, salted, live=True)
+                result = await self._process(prepared, salted, live=True, title=title)
         except STORE_DOWN as exc:
             self.outage.failed(exc)
             return self._spool(prepared, identify)
@@ -193,7 +196,9 @@ class Recorder:
         self.spool_changed()
         return HitResult(False, None, {}, spooled=True)
 
-    async def _process(self, p: Prepared, resolve: Resolve, live: bool) -> HitResult:
+    async def _process(
+        self, p: Prepared, resolve: Resolve, live: bool, title: str = ""
+    ) -> HitResult:
         try:
             site = await self.store.sites.get(p.site)
         except (UnknownSite, InvalidInput):
@@ -210,7 +215,7 @@ class Recorder:
             raise
         if p.excluded is not None:
             return await self._exclude(site, p.excluded, p.at, path)
-        result = await self._count(site, p, path, await resolve(site, p))
+        result = await self._count(site, p, path, await resolve(site, p), title)
         # A live hit's id is new, so if the store has seen it, it was this very call's own
         # first attempt (a pipeline redis-py sent again after a dropped connection): it counted.
         if live or not result.duplicate:
@@ -246,7 +251,9 @@ class Recorder:
         self._summaries[site.id] = summary
         return summary
 
-    async def _count(self, site: Site, p: Prepared, path: str, identity: Identity) -> HitResult:
+    async def _count(
+        self, site: Site, p: Prepared, path: str, identity: Identity, title: str
+    ) -> HitResult:
         visitor, address = identity
         shared = self._minutes.of(site, p.at)
         limits = self.store.settings
@@ -272,6 +279,11 @@ class Recorder:
                 limits.rate_per_page_per_address_per_min,
                 limits.rate_new_pages_per_address_per_min,
                 limits.rate_shed_above_per_address_per_min,
+                title,
+                # A top set lives as its span's visitors HLL does; the day's HLL expires when
+                # the day is closed, so the day's ranking takes the exclusion counts' expiry
+                # (three days past the day's end): "yesterday" reads all through tomorrow.
+                *(ttl or shared.excluded_ttl_s for ttl in HLL_TTLS_S),
                 *HLL_TTLS_S,
             ],
         )

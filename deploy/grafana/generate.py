@@ -32,10 +32,14 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
+from counter.periods import CURRENT, period_labels
+
 OUT = Path(__file__).parent / "dashboards"
 # The datasource the provisioning file creates (provisioning/datasources/prometheus.yaml).
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="visitor-stats-prometheus")
 SITE = 'site=~"$site"'
+# Online now and each period of the box, side by side on the 24-column grid.
+BOX_SPAN = 24 // (1 + len(CURRENT))
 RATE = "[$__rate_interval]"
 HTTP = "visitor_stats_http_request_duration_seconds"
 EXCLUDED = f'visitor_stats_hits_total{{{SITE}, outcome!="counted"}}'
@@ -45,7 +49,7 @@ def query(expr: str, legend: str = "__auto", ref: str = "A") -> Dataquery:
     return Dataquery().expr(expr).legend_format(legend).ref_id(ref)
 
 
-def stat(title: str, expr: str, unit: str = "short", description: str = "") -> Stat:
+def stat(title: str, expr: str, unit: str = "short", description: str = "", span: int = 6) -> Stat:
     return (
         Stat()
         .title(title)
@@ -56,7 +60,7 @@ def stat(title: str, expr: str, unit: str = "short", description: str = "") -> S
         .graph_mode(BigValueGraphMode.AREA)
         .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
         .height(5)
-        .span(6)
+        .span(span)
     )
 
 
@@ -114,7 +118,7 @@ def site_variable() -> QueryVariable:
 def overview() -> Dashboard:
     visits = "visitor_stats_site_visits"
     hits = f"visitor_stats_hits_total{{{SITE}}}"
-    return (
+    board = (
         Dashboard("visitor-stats / Overview")
         .uid("visitor-stats-overview")
         .description("What the 'Thống kê truy cập' boxes show, and what was filtered out.")
@@ -130,12 +134,18 @@ def overview() -> Dashboard:
                 "Online now",
                 f"sum(visitor_stats_site_online_visitors{{{SITE}}})",
                 description="Distinct visitors seen within each site's online window.",
+                span=BOX_SPAN,
             )
         )
-        .with_panel(stat("Visits today", f'sum({visits}{{{SITE}, period="today"}})'))
-        .with_panel(stat("Visits this week", f'sum({visits}{{{SITE}, period="week"}})'))
-        .with_panel(stat("Visits, all time", f'sum({visits}{{{SITE}, period="total"}})'))
-        .with_row(Row("Per site"))
+    )
+    # One stat per period the box shows (counter/periods.py CURRENT): a new span adds its own.
+    for period in CURRENT:
+        title = f"Visits: {period_labels('en')[period].lower()}"
+        board = board.with_panel(
+            stat(title, f'sum({visits}{{{SITE}, period="{period}"}})', span=BOX_SPAN)
+        )
+    return (
+        board.with_row(Row("Per site"))
         .with_panel(
             series(
                 "Online by site",
@@ -161,7 +171,7 @@ def overview() -> Dashboard:
             .datasource(DATASOURCE)
             .with_target(
                 query(
-                    f'sum by (site, period) ({visits}{{{SITE}, period=~"today|week|total"}})',
+                    f'sum by (site, period) ({visits}{{{SITE}, period=~"{"|".join(CURRENT)}"}})',
                     "{{site}} {{period}}",
                 ).instant()
             )

@@ -342,10 +342,11 @@ async def test_connections_beyond_the_worker_limit_get_503(
             assert time.monotonic() < deadline, f"{connections(running)} connections, not {count}"
             time.sleep(0.01)
 
-    with serving(settings, clock, max_connections_per_worker=10) as running:
-        idle = [running.connect() for _ in range(10)]
+    # A worker's room: its connections, and apart from them its live-box streams.
+    with serving(settings, clock, max_connections_per_worker=10, streams_per_worker=2) as running:
+        idle = [running.connect() for _ in range(12)]
         try:
-            wait_for(running, 10)
+            wait_for(running, 12)
             with running.connect() as sock:
                 sock.sendall(head("GET", "/healthz", {}))
                 assert read_answer(sock).status == 503

@@ -127,7 +127,7 @@ async def test_gpc_and_dnt_are_acknowledged_never_counted(
         "/api/hit.gif", params={"site": "demo.local", "url": "/a"}, headers={**base, **headers}
     )
     assert (posted.status_code, pixel.status_code) == (200, 200)
-    assert set(posted.json()) == {"page_views", "online", "today", "week", "month", "total"}
+    assert set(posted.json()) == {"page_views", "online", "today", "week", "month", "year", "total"}
     keys = store.keys.site(site.id)
     pageviews = int(await store.redis.hget(keys.totals, "pageviews") or 0)
     assert pageviews == (2 if counted else 0)

@@ -14,6 +14,7 @@ from counter.figures.adjustments import adjust_total, list_adjustments
 from counter.figures.history import read_history
 from counter.figures.imports import import_rows, parse_csv
 from counter.figures.stats import read_stats
+from counter.periods import SPANS
 from counter.record.recorder import Recorder
 from counter.sites import Site, make_site
 from counter.storage.store import Store
@@ -102,6 +103,11 @@ async def test_week_start_sunday(store: Store, recorder: Recorder, clock: FakeCl
             timedelta(milliseconds=200),
             "month",
         ),
+        (  # the calendar year in the site's timezone: 17:00 UTC on 31 December in Hanoi
+            datetime(2026, 12, 31, 23, 59, 59, 900000, tzinfo=VN),
+            timedelta(milliseconds=200),
+            "year",
+        ),
     ],
 )
 async def test_a_hit_on_each_side_of_a_boundary_lands_in_its_own_period(
@@ -118,7 +124,7 @@ async def test_a_hit_on_each_side_of_a_boundary_lands_in_its_own_period(
     clock.advance(after)
     await hit(recorder, ip="198.51.100.2")
     s = await summary(store, clock)
-    last = {"today": "yesterday", "week": "last_week", "month": "last_month"}[period]
+    last = {span.current: span.previous for span in SPANS}[period]
     assert (s[period], s[last], s["total"]) == (1, 1, 2)
     assert s["pageviews"][period] == 1
 

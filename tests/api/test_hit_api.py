@@ -35,6 +35,7 @@ async def test_pageview_answers_the_box_and_its_page_views(
         "today": 1,
         "week": 1,
         "month": 1,
+        "year": 1,
         "total": 1,
     }
     assert answer.headers["cache-control"] == "no-store"
@@ -137,6 +138,24 @@ async def test_hit_gif_records_a_pageview_from_the_referer(
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "image/gif"
     assert answer.content.startswith(b"GIF89a")
+    assert await pageviews_today(store, site) == 1
+
+
+async def test_a_pixel_without_referer_counts_by_its_own_url_on_the_sites_domain(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    """A page with <meta name="referrer" content="no-referrer"> sends neither Origin nor
+    Referer: the pixel's absolute url is checked against the site's domains instead."""
+    own = {"site": "demo.local", "url": "https://demo.local/tin-tuc/4"}
+    answer = await client.get("/api/hit.gif", params=own, headers={"User-Agent": BROWSER_B})
+    assert answer.status_code == 200
+    assert await pageviews_today(store, site) == 1
+    for url in ("https://evil.example/tin-tuc/4", "/tin-tuc/4"):  # foreign, or no host at all
+        refused = await client.get(
+            "/api/hit.gif", params={**own, "url": url}, headers={"User-Agent": BROWSER_B}
+        )
+        assert refused.status_code == 403, url
+        assert "not one of the domains" in refused.json()["detail"]
     assert await pageviews_today(store, site) == 1
 
 

@@ -26,7 +26,8 @@ def documented_keys(script: str) -> int:
 @pytest.mark.parametrize(
     ("script", "built", "variable"),
     [
-        ("record_hit", KEYS.record_hit_keys(PERIODS_OF_DAY, 29_400_000), len(SPANS)),
+        # each span's top set and visitors HLL
+        ("record_hit", KEYS.record_hit_keys(PERIODS_OF_DAY, 29_400_000), 2 * len(SPANS)),
         ("read_site", KEYS.read_site_keys(PERIODS_OF_DAY), len(PERIODS)),
         ("close_day", KEYS.close_day_keys(DAY), 0),
         ("import_day", KEYS.import_day_keys(), 0),
@@ -58,4 +59,5 @@ def test_the_hit_script_gets_the_visitors_hll_of_each_spans_current_period_the_d
         "vs:{demo.local}:visitors:hll:2026-11-25",
         "vs:{demo.local}:visitors:week:2026-11-23",
         "vs:{demo.local}:visitors:month:2026-11",
+        "vs:{demo.local}:visitors:year:2026",
     )

@@ -16,10 +16,19 @@ from tests.conftest import START
 
 
 def test_each_span_gives_its_current_and_previous_period_and_total_closes_the_list() -> None:
-    assert PERIODS == ("today", "yesterday", "week", "last_week", "month", "last_month")
+    assert PERIODS == (
+        "today",
+        "yesterday",
+        "week",
+        "last_week",
+        "month",
+        "last_month",
+        "year",
+        "last_year",
+    )
     assert (*PERIODS, TOTAL) == FIGURES
-    assert CURRENT == ("today", "week", "month", "total")
-    assert ESTIMATED == ("week", "last_week", "month", "last_month")
+    assert CURRENT == ("today", "week", "month", "year", "total")
+    assert ESTIMATED == ("week", "last_week", "month", "last_month", "year", "last_year")
 
 
 def test_the_summary_the_box_and_the_metrics_show_the_periods_of_counter_periods() -> None:
@@ -50,8 +59,8 @@ def test_every_row_the_box_can_show_has_a_label_in_each_language() -> None:
         assert set(FIGURES) | {"title", "online"} <= set(labels)
         assert all(labels[row] for row in ROWS)
     assert LABELS["vi"]["week"] == "Trong tuần" and LABELS["en"]["total"] == "All time"
-    assert ROWS == ("online", "today", "yesterday", "week", "month", "total")
-    assert {"yesterday", "month"} == OPTIONAL_ROWS
+    assert ROWS == ("online", "today", "yesterday", "week", "month", "year", "total")
+    assert {"yesterday", "month", "year"} == OPTIONAL_ROWS
     assert tuple(span.previous for span in SPANS) == PREVIOUS_PERIODS
 
 
@@ -65,4 +74,6 @@ def test_ranges_follow_the_sites_week_start_and_the_calendar_month() -> None:
     assert monday.ranges["month"] == (date(2026, 3, 1), date(2026, 3, 1))
     assert monday.ranges["last_month"] == (date(2026, 2, 1), date(2026, 2, 28))
     assert monday.ranges["yesterday"] == (date(2026, 2, 28), date(2026, 2, 28))
-    assert monday.days_needed()[0] == date(2026, 2, 1)
+    assert monday.ranges["year"] == (date(2026, 1, 1), date(2026, 3, 1))
+    assert monday.ranges["last_year"] == (date(2025, 1, 1), date(2025, 12, 31))
+    assert monday.days_needed()[0] == date(2025, 1, 1)

@@ -14,7 +14,11 @@
 -- KEYS[10] excluded         HASH reason -> hits excluded today
 -- KEYS[11] hit_ids          SET of the hit ids counted in the hit's minute
 -- KEYS[12] epoch marker     HASH the site's snapshot marker (read only: the worker's journal)
--- KEYS[13..] visitors HLL of each span's current period: the day's first, then week, month…
+-- KEYS[13] page_titles      HASH page path -> latest title
+-- KEYS[14] top_total        ZSET page path -> all-time views (the all-time most viewed)
+-- KEYS[15..] the n spans' top sets (ZSET page path -> pageviews) of their current period,
+--            the day's first, then week, month…; then the n spans' visitors HLLs, in the
+--            same order (n = (#KEYS - 14) / 2)
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
@@ -29,7 +33,9 @@
 -- ARGV[17] pageviews an address may make of one page in the minute (0: no cap)
 -- ARGV[18] pages an address may add to the site's page views in the minute (0: no cap)
 -- ARGV[19] once half the site cap is passed, hits an address may still make in the minute
--- ARGV[20..] ttl, s, of each HLL of KEYS[13..], in the same order (0: none set here)
+-- ARGV[20] the page's title ('' when the hit carries none)
+-- ARGV[21..] ttl, s, of each top set, then of each HLL, in the order of their KEYS (0: none
+--            set here)
 -- Returns {page_views, new_visit 0|1, online, pageviews today, visits today, summary or false,
 --          exclusion reason or '', and for a counted pageview {generation, restored} of the
 --          marker (each false when missing)}; a rate-limited pageview answers the page's views as if it
@@ -137,14 +143,29 @@ if new_visit == 1 then
 else
   visits = tonumber(redis.call('HGET', KEYS[3], day) or '0')
 end
-local page_views = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+local page_views = redis.call('HINCRBY', KEYS[5], path, 1)
 redis.call('SADD', KEYS[6], day)
 
+-- Most viewed: each span's current period counts the pageview; all time takes the page's own
+-- figure (GT: a page the aggregator trimmed away comes back with its true count, never lower).
+local spans = (#KEYS - 14) / 2
+redis.call('ZADD', KEYS[14], 'GT', page_views, path)
+for i = 15, 14 + spans do
+  redis.call('ZINCRBY', KEYS[i], 1, path)
+  local ttl = tonumber(ARGV[i + 6])
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
+end
+-- The latest title, written only when it changed: most pageviews repeat it.
+local title = ARGV[20]
+if title ~= '' and redis.call('HGET', KEYS[13], path) ~= title then
+  redis.call('HSET', KEYS[13], path, title)
+end
+
 local new_visitor = 0
-for i = 13, #KEYS do
+for i = 15 + spans, #KEYS do
   local added = redis.call('PFADD', KEYS[i], visitor)
-  if i == 13 then new_visitor = added end
-  local ttl = tonumber(ARGV[i + 7])
+  if i == 15 + spans then new_visitor = added end
+  local ttl = tonumber(ARGV[i + 6])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
