@@ -35,3 +35,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.hits
 	$(BIN)/python -m bench.shard
+	$(BIN)/python -m bench.memory
