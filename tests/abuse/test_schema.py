@@ -41,7 +41,7 @@ CONFIG = SchemathesisConfig.from_dict(
             "negative_data_rejection": {
                 "expected-statuses": [400, 401, 403, 404, 405, 413, 415, 431]
             }
-        }
+        },
     }
 )
 MAX_EXAMPLES = 50
