@@ -112,10 +112,13 @@ async def _pass_over(
                     args=[day.isoformat(), store.settings.closed_day_grace_s],
                 )
     for site in sites:
-        # Presence older than both the online window and a session is no longer needed.
+        # Who reads which page now, and crawlers online; presence older than both the online
+        # window and a session is no longer needed, nor the page its visitor was on.
         idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
-        batch.command(
-            "zremrangebyscore", store.keys.site(site.id).last_seen, "-inf", f"({now_ms - idle_ms}"
+        batch.script(
+            store.scripts.live_pages,
+            keys=store.keys.site(site.id).live_pages_keys(),
+            args=[now_ms - site.online_window_s * 1000, now_ms - idle_ms],
         )
     for site in sites:
         key_list, args = read_site_call(
@@ -142,6 +145,7 @@ async def _pass_over(
         if closed:
             report.days_closed += 1
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
+    live = rest[: len(sites)]
     reads = rest[len(sites) : 2 * len(sites)]
     for site, pages in zip(sites, rest[2 * len(sites) : 3 * len(sites)], strict=True):
         if int(pages) > store.settings.max_pages_per_site:
@@ -152,8 +156,9 @@ async def _pass_over(
             report.titles_pruned += await prune_titles(store, site.id, periods[site.id])
 
     batch = store.batch()
-    for site, raw in zip(sites, reads, strict=True):
+    for site, raw, (_, _, bots) in zip(sites, reads, live, strict=True):
         figures = parse_read_site(raw, periods[site.id])
+        figures.online_bots = int(bots)
         for measure, gap in reconciliation_gap(figures).items():
             if gap:
                 report.mismatches[measure] = report.mismatches.get(measure, 0) + 1

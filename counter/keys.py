@@ -111,6 +111,23 @@ class SiteKeys:
         return f"{self.base}:visitor:seen"
 
     @property
+    def reading(self) -> str:
+        """HASH visitor id -> the page of its last pageview or heartbeat: who reads what now.
+        Let go with the visitor's presence (live_pages.lua)."""
+        return f"{self.base}:reading:visitor"
+
+    @property
+    def online_pages(self) -> str:
+        """ZSET page path -> visitors online whose last hit was on it, rewritten each pass."""
+        return f"{self.base}:online:page"
+
+    @property
+    def bots_seen(self) -> str:
+        """ZSET crawler (a short hash of its user agent) -> last seen ms: crawlers online,
+        counted apart from visitors ("Máy chủ tìm kiếm")."""
+        return f"{self.base}:bots:seen"
+
+    @property
     def page_views(self) -> str:
         """HASH normalised page path -> all-time views."""
         return f"{self.base}:pageviews:page"
@@ -201,9 +218,14 @@ class SiteKeys:
             self.epoch,
             self.page_titles,
             self.top_total,
+            self.reading,
             *(self.top_of(span, periods.starts[span.current]) for span in SPANS),
             *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
         )
+
+    def live_pages_keys(self) -> list[str]:
+        """live_pages.lua."""
+        return [self.last_seen, self.reading, self.online_pages, self.bots_seen]
 
     def read_site_keys(self, periods: Periods) -> list[str]:
         """read_site.lua: its fixed keys, then one visitors HLL per period, in PERIODS order."""

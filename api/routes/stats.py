@@ -15,7 +15,7 @@ from api.intake import MAX_FIELD_CHARS
 from api.responses import JSONResponse, cacheable_json
 from counter.figures.adjustments import list_adjustments
 from counter.figures.history import history_span, parse_day, read_history
-from counter.figures.top import DEFAULT_LIMIT, MAX_LIMIT, TOP_PERIODS, read_top
+from counter.figures.top import DEFAULT_LIMIT, MAX_LIMIT, TOP_PERIODS, read_live, read_top
 from counter.keys import validate_site_id
 from counter.periods import local_date
 
@@ -86,6 +86,17 @@ async def get_top(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     return _cached_json(request, await read_top(store, site, period, limit))
+
+
+@router.get(
+    "/api/stats/live",
+    summary="The pages being read now: most readers online first (as of the last pass)",
+    responses=responses(400, 404, 503),
+)
+async def get_live(
+    request: Request, store: StoreDep, site: SiteQuery, limit: LimitQuery = DEFAULT_LIMIT
+) -> Response:
+    return _cached_json(request, await read_live(store, site, limit))
 
 
 @router.get(

@@ -27,6 +27,7 @@ async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict
         pipe.get(keys.summary)
         if path is not None:
             pipe.hget(keys.page_views, path)
+            pipe.zscore(keys.online_pages, path)
         results = await pipe.execute()
     summary = decode_summary(results[0])
     if summary is None:
@@ -35,6 +36,8 @@ async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict
     summary["stale"] = is_stale(summary, now, summary_max_age(store.settings.aggregate_interval_s))
     if path is not None:
         summary["page_views"] = int(results[1] or 0)
+        # Visitors online whose last pageview or heartbeat was on this page, as of the pass.
+        summary["page_online"] = int(results[2] or 0)
     return summary
 
 

@@ -35,6 +35,7 @@ class RawFigures:
     totals: dict[str, int] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
     online: int = 0
+    online_bots: int = 0  # crawlers seen within the online window, never in ``online``
     excluded: dict[str, int] = field(default_factory=dict)
     hll: dict[str, int] = field(default_factory=dict)
     today_closed: bool = False
@@ -125,6 +126,7 @@ def build_summary(
         "site": site.id,
         "measure": site.measure.value,
         "online": figures.online,
+        "online_bots": figures.online_bots,
         **{name: chosen[name] for name in FIGURES},
         "visits": by_measure["visits"],
         "pageviews": by_measure["pageviews"],

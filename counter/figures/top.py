@@ -46,20 +46,36 @@ async def read_top(store: Store, site_id: str, period: str, limit: int) -> dict[
     site = await store.sites.get(site_id)
     keys = store.keys.site(site.id)
     periods = Periods.of(store.clock.now(), site.tz, site.first_weekday)
-    # (path, views) pairs, most viewed first; redis-py types the reply loosely.
+    pages = await _ranked(store, keys.top_key(periods, period), keys.page_titles, limit)
+    return {"site": site.id, "period": period, "pages": pages_with(pages, "page_views")}
+
+
+async def read_live(store: Store, site_id: str, limit: int) -> dict[str, Any]:
+    """``{"site", "pages": [{"url", "title", "online"}]}``: the pages with the most readers
+    now (visitors online whose last pageview or heartbeat was on the page), as of the last
+    aggregation pass (live_pages.lua rewrites the set each pass)."""
+    check_limit(limit)
+    site = await store.sites.get(site_id)
+    keys = store.keys.site(site.id)
+    pages = await _ranked(store, keys.online_pages, keys.page_titles, limit)
+    return {"site": site.id, "pages": pages_with(pages, "online")}
+
+
+async def _ranked(
+    store: Store, ranking: str, titles_key: str, limit: int
+) -> list[tuple[str, str | None, int]]:
+    """The ``limit`` highest of a sorted set of pages, with their titles: two reads."""
+    # (path, score) pairs, highest first; redis-py types the reply loosely.
     ranked = cast(
         "list[tuple[bytes | str, float]]",
-        await store.redis.zrevrange(keys.top_key(periods, period), 0, limit - 1, withscores=True),
+        await store.redis.zrevrange(ranking, 0, limit - 1, withscores=True),
     )
-    titles = (
-        await store.redis.hmget(keys.page_titles, [path for path, _ in ranked]) if ranked else []
-    )
-    pages = [
-        {
-            "url": text(path),
-            "title": text(title) if title is not None else None,
-            "page_views": int(views),
-        }
-        for (path, views), title in zip(ranked, titles, strict=True)
+    titles = await store.redis.hmget(titles_key, [path for path, _ in ranked]) if ranked else []
+    return [
+        (text(path), text(title) if title is not None else None, int(score))
+        for (path, score), title in zip(ranked, titles, strict=True)
     ]
-    return {"site": site.id, "period": period, "pages": pages}
+
+
+def pages_with(pages: list[tuple[str, str | None, int]], figure: str) -> list[dict[str, Any]]:
+    return [{"url": url, "title": title, figure: n} for url, title, n in pages]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -144,8 +145,13 @@ class Recorder:
         # The title is not spooled (the spool's line format holds what counts): a page whose
         # hits waited out an outage gets its title again from its next pageview.
         title = hit.title or ""
+        # A crawler is told apart from others by its user agent alone (never its address),
+        # for "crawlers online": a short hash, so no agent string is kept.
+        crawler = ""
+        if prepared.excluded is Exclusion.bot:
+            crawler = hashlib.blake2b(hit.user_agent.encode(), digest_size=6).hexdigest()
         if self.spool is None:
-            return await self._process(prepared, salted, live=True, title=title)
+            return await self._process(prepared, salted, live=True, title=title, crawler=crawler)
         if self.outage.open:
             return self._spool(prepared, identify)
         try:
@@ -153,7 +159,9 @@ class Recorder:
             # call (a site config refresh, the salt, the script). Cut short, a hit is spooled;
             # if its script did run after all, its id makes the replay change nothing.
             async with asyncio.timeout(store.settings.hit_budget_s):
-                result = await self._process(prepared, salted, live=True, title=title)
+                result = await self._process(
+                    prepared, salted, live=True, title=title, crawler=crawler
+                )
         except STORE_DOWN as exc:
             self.outage.failed(exc)
             return self._spool(prepared, identify)
@@ -197,7 +205,7 @@ class Recorder:
         return HitResult(False, None, {}, spooled=True)
 
     async def _process(
-        self, p: Prepared, resolve: Resolve, live: bool, title: str = ""
+        self, p: Prepared, resolve: Resolve, live: bool, title: str = "", crawler: str = ""
     ) -> HitResult:
         try:
             site = await self.store.sites.get(p.site)
@@ -214,7 +222,7 @@ class Recorder:
             await self._exclude(site, Exclusion.invalid, p.at)
             raise
         if p.excluded is not None:
-            return await self._exclude(site, p.excluded, p.at, path)
+            return await self._exclude(site, p.excluded, p.at, path, crawler)
         result = await self._count(site, p, path, await resolve(site, p), title)
         # A live hit's id is new, so if the store has seen it, it was this very call's own
         # first attempt (a pipeline redis-py sent again after a dropped connection): it counted.
@@ -223,7 +231,12 @@ class Recorder:
         return result
 
     async def _exclude(
-        self, site: Site, reason: Exclusion, at: datetime, path: str | None = None
+        self,
+        site: Site,
+        reason: Exclusion,
+        at: datetime,
+        path: str | None = None,
+        crawler: str = "",
     ) -> HitResult:
         """Count an excluded hit by reason, and answer with the box as it stands: one round
         trip."""
@@ -236,7 +249,12 @@ class Recorder:
             pipe.get(keys.summary)
             if path is not None:
                 pipe.hget(keys.page_views, path)
-            _, _, raw, *views = await pipe.execute()
+            if crawler:
+                # Pruned by each pass (live_pages.lua); the expiry bounds it without passes.
+                pipe.zadd(keys.bots_seen, {crawler: int(at.timestamp() * 1000)})
+                pipe.expire(keys.bots_seen, 2 * site.online_window_s)
+            _, _, raw, *rest = await pipe.execute()
+            views = rest[:1] if path is not None else []
         self.observe(site.id, reason.value)
         summary = self._summary(site, raw)
         online = int(summary["online"]) if summary else 0

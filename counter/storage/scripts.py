@@ -26,6 +26,7 @@ class Scripts:
     restore_site: AsyncScript
     carry_pages: AsyncScript
     carry_totals: AsyncScript
+    live_pages: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis | Any) -> Scripts:

@@ -138,13 +138,14 @@ def _all_site_keys(keys: SiteKeys) -> list[str]:
         "today": day,
         "key": keys.visitors_hll(day),
         "hlls": keys.snapshot_hll_keys(periods),
+        "period": "week",
     }
     names = []
     for name, member in inspect.getmembers(type(keys)):
         if isinstance(member, property):
             names.append(getattr(keys, name))
-        elif name == "visitors_of":
-            names += [keys.visitors_of(span, day) for span in SPANS]
+        elif name in ("visitors_of", "top_of"):
+            names += [getattr(keys, name)(span, day) for span in SPANS]
         elif inspect.isfunction(member) and not name.startswith("_"):
             wanted = list(inspect.signature(member).parameters)[1:]
             made = getattr(keys, name)(*(arguments[p] for p in wanted))
