@@ -119,7 +119,9 @@ class AdjustmentIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/sites", summary="Add or update a site", responses=responses(*ERRORS))
+@router.post(
+    "/sites", summary="Add or update a site", status_code=201, responses=responses(*ERRORS)
+)
 async def put_site(store: StoreDep, body: SiteIn) -> JSONResponse:
     site = make_site(**body.model_dump())
     await store.registry.put(site)
@@ -137,6 +139,7 @@ async def delete_site(store: StoreDep, site: str) -> JSONResponse:
 @router.post(
     "/sites/{site}/adjustments",
     summary="Set the all-time figure (audited)",
+    status_code=201,
     responses=responses(*ERRORS, 404),
 )
 async def post_adjustment(store: StoreDep, site: str, body: AdjustmentIn) -> JSONResponse:
@@ -151,6 +154,7 @@ async def get_sites(store: StoreDep) -> JSONResponse:
 @router.post(
     "/sites/{site}/keys",
     summary="Make an ingest key or a read token for a site (the key is shown only here)",
+    status_code=201,
     responses=responses(*ERRORS, 404),
 )
 async def post_key(store: StoreDep, site: str, body: KeyIn) -> JSONResponse:
