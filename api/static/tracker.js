@@ -15,9 +15,10 @@
     var site = S && S.getAttribute('data-site');
     var seen = w.visitorStats = w.visitorStats || {};
     // One tracker per site, even when the snippet is pasted twice. (A browser without JSON
-    // stops at its first use, inside safe().)
+    // stops at its first use, inside safe().) The entry holds fill(): widget.js's live stream
+    // refills the spans through it (data-live), so the snippet needs no stream of its own.
     if (!site || seen[site]) return;
-    seen[site] = 1;
+    seen[site] = fill;
     var api = S.getAttribute('data-api') || S.src.replace(/\/tracker\.js([?#].*)?$/, '');
     var sep = S.getAttribute('data-grouping');
     var CK = 'vs:' + site, LK = 'vs:hb:' + site, ls;

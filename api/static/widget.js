@@ -1,6 +1,7 @@
 /*! visitor-stats widget (docs/EMBED.md) */
 // Renders the "Thống kê truy cập" box into every <div data-visitor-stats-widget data-site=…>,
 // and the most viewed pages into every <div data-visitor-stats-top> (renderTop, below).
+// With data-live, the box (and the snippet's spans) follow GET /api/stats/stream (live, below).
 // It builds the box in a shadow root from one GET /api/stats: the host page's CSS cannot
 // break it, the --vs-* custom properties still reach it (they inherit through the shadow
 // boundary), and it takes the height of its rows, which an iframe cannot. Its language and
@@ -76,38 +77,84 @@
           }
         }
       }
+      // mark: absent for a summary read as the page loaded; 1 for tracker.js's pageview
+      // answer, fresher than that summary, so it wins over it; 2 for news (a live event or a
+      // poll, read later), which wins over both.
       function show(o, mark) {
         for (var k in cells) {
           if (typeof o[k] != 'number' || (!mark && fresh[k])) continue;
           shown[k] = o[k];
-          if (mark) fresh[k] = 1;
+          fresh[k] = mark == 1;
         }
         draw();
       }
+      // An /api/stats answer: its figures, and the site's display.
+      function take(o, mark) {
+        var D = o.display;
+        if (D) {
+          seen = { l: D.locale, g: D.grouping };
+          // Remembered beside tracker.js's numbers, so the next page starts right.
+          try {
+            c = JSON.parse(ls.getItem(key)) || {};
+            c.l = seen.l;
+            c.g = seen.g;
+            ls.setItem(key, JSON.stringify(c));
+          } catch (e) {}
+        }
+        show(o, mark);
+      }
       show(c);
-      // tracker.js's pageview answer is fresher than the summary: it wins over it.
       d.addEventListener('visitor-stats', safe(function (e) {
         if (e.detail && e.detail.site == site) show(e.detail.numbers, 1);
       }));
       if (w.fetch && api) {
-        fetch(api + '/api/stats?site=' + encodeURIComponent(site), { credentials: 'omit' })
-          .then(function (r) { return r.status == 200 && r.json(); })
-          .then(safe(function (o) {
-            if (!o) return;
-            var D = o.display;
-            if (D) {
-              seen = { l: D.locale, g: D.grouping };
-              // Remembered beside tracker.js's numbers, so the next page starts right.
-              try {
-                c = JSON.parse(ls.getItem(key)) || {};
-                c.l = seen.l;
-                c.g = seen.g;
-                ls.setItem(key, JSON.stringify(c));
-              } catch (e) {}
-            }
-            show(o);
-          }))['catch'](noop);
+        read(site, take);
+        if (host.hasAttribute('data-live')) {
+          live(site, function (o, news) { take(o, news ? 2 : 0); });
+        }
       }
+    }
+    // A poll (cache: 'no-cache') revalidates what the browser holds: /api/stats may be served
+    // stale for 30 s while revalidating (stale-while-revalidate), which would show each poll
+    // the answer of the one before. A CDN in front still answers it (a 304 when unchanged).
+    function read(site, then, cache) {
+      fetch(api + '/api/stats?site=' + encodeURIComponent(site), { credentials: 'omit', cache: cache })
+        .then(function (r) { return r.status == 200 && r.json(); })
+        .then(safe(function (o) { o && then(o); }))['catch'](noop);
+    }
+    // The live box: every data-live element of a site follows one stream, GET
+    // /api/stats/stream, whose stats events carry the whole /api/stats answer whenever the
+    // figures change. f(answer, news) is called with each; news is false only for the first
+    // event of the page's first connection, the summary as the page loaded (which the box has
+    // just read too, and the pageview's answer may be fresher than): the spans skip it, and
+    // the box lets the pageview's figures win over it, as over its own first read.
+    // Where EventSource is missing, or the stream stays silent for a poll interval (it gave up
+    // after a 503, a proxy holds it back, or the figures did not move), the answer is polled.
+    // EventSource hides the stream's keep-alive comments, so silence is all a page can see;
+    // EventSource also reconnects by itself after a drop (the stream's retry:), and nothing
+    // here interferes with it: polling only fills the gaps.
+    var POLL_MS = 30000, feeds = {};
+    function live(site, f) {
+      if (feeds[site]) {
+        feeds[site].push(f);
+        return;
+      }
+      var fs = feeds[site] = [f], heard = 0, first = 1, es;
+      function each(o, news) {
+        for (var i = 0; i < fs.length; i++) safe(fs[i])(o, news);
+      }
+      if (w.EventSource) {
+        es = new EventSource(api + '/api/stats/stream?site=' + encodeURIComponent(site));
+        es.addEventListener('stats', safe(function (e) {
+          var o = JSON.parse(e.data);
+          heard = Date.now();
+          each(o, !first);
+          first = 0;
+        }));
+      }
+      setInterval(safe(function () {
+        if (Date.now() - heard >= POLL_MS) read(site, function (o) { each(o, 1); }, 'no-cache');
+      }), POLL_MS);
     }
     // The most viewed pages (<div data-visitor-stats-top data-period="week" data-limit="5">):
     // an ordered list of links, each with its title and views, from one GET /api/stats/top.
@@ -153,6 +200,20 @@
           box.appendChild(ol);
         }))['catch'](noop);
     }
+    // The snippet's spans follow the stream when its tag or any of them has data-live: the
+    // snippet (kept under 2 KB) has no stream of its own; it leaves its fill() in
+    // window.visitorStats[site], and gets the news through it once it has run.
+    function liveSpans() {
+      var T = d.querySelector('script[data-site][src*="tracker.js"]');
+      if (!T || T.visitorStatsLive || !w.fetch || !api) return;
+      if (!T.hasAttribute('data-live') && !d.querySelector('[data-visitor-stats][data-live]')) return;
+      var site = T.getAttribute('data-site');
+      T.visitorStatsLive = 1;
+      live(site, function (o, news) {
+        var fill = w.visitorStats && w.visitorStats[site];
+        if (news && typeof fill == 'function') fill(o);
+      });
+    }
     function all() {
       for (var e = d.querySelectorAll('[data-visitor-stats-widget]'), i = 0; i < e.length; i++) {
         safe(render)(e[i]);
@@ -160,6 +221,7 @@
       for (e = d.querySelectorAll('[data-visitor-stats-top]'), i = 0; i < e.length; i++) {
         safe(renderTop)(e[i]);
       }
+      safe(liveSpans)();
     }
     if (d.readyState == 'loading') d.addEventListener('DOMContentLoaded', safe(all));
     else all();
