@@ -61,7 +61,7 @@
     }
     function call(url, opts, then) {
       if (w.fetch) fetch(api + url, opts).then(function (r) {
-        return r.status == 200 && r.json();
+        return r.status < 205 && r.json();
       }).then(safe(function (o) { o && then && then(o); }))['catch'](noop);
     }
     // Everything for a visitor we do not count; after a pageview, only the figures its answer
@@ -93,6 +93,8 @@
     }
     function pageview() {
       send('pageview', function (o) {
+        // 202: the store is away and the hit waits in the spool; the box is read instead.
+        if (o.spooled) return stats();
         fill(o);
         for (var e = els(), i = 0, need = [], k; i < e.length; i++) {
           k = kind(e[i]);
