@@ -22,7 +22,15 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
 from api.deps import StatsDep, StoreDep
-from api.display import LABELS, LOCALES, OPTIONAL_ROWS, PAGE_LABELS, PREVIOUS_PERIODS, ROWS, grouped
+from api.display import (
+    LABELS,
+    LOCALES,
+    OPTIONAL_ROWS,
+    PAGE_LABELS,
+    READ_AFTER_PAGEVIEW,
+    ROWS,
+    grouped,
+)
 from api.errors import responses
 from api.routes.stats import LimitQuery, PeriodQuery
 from counter.errors import InvalidInput
@@ -167,7 +175,7 @@ def load_files() -> EmbedFiles:
     tracker = fill_in(
         compact_js((static / "tracker.js").read_text(encoding="utf-8")),
         "tracker.js",
-        {"__PREVIOUS_PERIODS__": list(PREVIOUS_PERIODS)},
+        {"__PREVIOUS_PERIODS__": list(READ_AFTER_PAGEVIEW)},
     )
     js = "text/javascript; charset=utf-8"
     return EmbedFiles(

@@ -12,7 +12,7 @@ import re
 import httpx
 
 from aggregator.rollup import run_pass
-from api.display import LABELS, PREVIOUS_PERIODS, ROWS
+from api.display import LABELS, READ_AFTER_PAGEVIEW, ROWS
 from counter.clock import FakeClock
 from counter.figures.adjustments import adjust_total
 from counter.sites import Site, make_site
@@ -42,7 +42,7 @@ async def test_scripts_are_served_with_the_labels_and_periods_of_the_server(
     assert "__" not in re.sub(r"__proto__", "", widget + tracker)  # every placeholder filled
     assert json.dumps(LABELS, ensure_ascii=False) in widget
     assert json.dumps(list(ROWS)) in widget
-    assert json.dumps(list(PREVIOUS_PERIODS)) in tracker
+    assert json.dumps(list(READ_AFTER_PAGEVIEW)) in tracker
 
 
 async def test_scripts_are_cacheable_and_revalidate_with_304(client: httpx.AsyncClient) -> None:

@@ -120,6 +120,13 @@ async def test_crawlers_online_are_counted_apart_and_never_as_visitors(
     stats = (await client.get("/api/stats", params={"site": "demo.local"})).json()
     assert (stats["online"], stats["online_bots"]) == (1, 2)
     assert stats["excluded"]["bot"] == 4
+    # The box shows them on their own row when asked, as NukeViet's "Máy chủ tìm kiếm".
+    box = await client.get("/widget/demo.local", params={"rows": "online_bots"})
+    assert box.status_code == 200
+    row = box.text.split("Máy chủ tìm kiếm", 1)[1]
+    assert row.split("</dd>", 1)[0].endswith(">2")
+    plain = await client.get("/widget/demo.local")
+    assert "Máy chủ tìm kiếm" not in plain.text
     clock.advance(timedelta(seconds=site.online_window_s + 1))
     await run_pass(store, clock.now())
     stats = (await client.get("/api/stats", params={"site": "demo.local"})).json()

@@ -59,8 +59,17 @@ def test_every_row_the_box_can_show_has_a_label_in_each_language() -> None:
         assert set(FIGURES) | {"title", "online"} <= set(labels)
         assert all(labels[row] for row in ROWS)
     assert LABELS["vi"]["week"] == "Trong tuần" and LABELS["en"]["total"] == "All time"
-    assert ROWS == ("online", "today", "yesterday", "week", "month", "year", "total")
-    assert {"yesterday", "month", "year"} == OPTIONAL_ROWS
+    assert ROWS == (
+        "online",
+        "online_bots",
+        "today",
+        "yesterday",
+        "week",
+        "month",
+        "year",
+        "total",
+    )
+    assert {"online_bots", "yesterday", "month", "year"} == OPTIONAL_ROWS
     assert tuple(span.previous for span in SPANS) == PREVIOUS_PERIODS
 
 
