@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from counter import access
 from counter.access import KeyScope, issue_key
 from counter.clock import FakeClock
+from counter.record.replay import TICK_S
 from counter.sites import Site, make_site
 from counter.storage.store import Store
 from tests.api.test_hit_api import store_calls
@@ -287,12 +289,17 @@ async def test_a_batch_of_hits_shares_a_few_round_trips(
     await post_batch(client, key, [server_hit()])  # the site's config and salt, once
     hits = [server_hit(f"/p/{n}", client_ip=f"198.51.{n // 250}.{n % 250}") for n in range(500)]
     before = await store_calls(client)
+    started = time.monotonic()
     answer = await post_batch(client, key, hits)
+    elapsed = time.monotonic() - started
     calls = await store_calls(client) - before
     assert [r["status"] for r in answer.json()["results"]] == [200] * 500
     assert (await totals(store))["pageviews"] == 501
-    # 500 hits in pipelines of 256 (counter/storage/coalesce.py), and the key's lookup.
-    assert calls <= 4, calls
+    # 500 hits in pipelines of 256 (counter/storage/coalesce.py), and the key's lookup; the
+    # worker's replay tick (every TICK_S, real time) may settle its journal meanwhile, one
+    # round trip a tick (seen on a loaded CI machine).
+    ticks = int(elapsed / TICK_S) + 1
+    assert calls <= 4 + ticks, (calls, ticks)
 
 
 async def test_a_batch_needs_a_key_and_at_most_500_hits(
