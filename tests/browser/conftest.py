@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.system.conftest import Service
 
@@ -328,20 +329,40 @@ def devtools_endpoint(user_data: Path, process: subprocess.Popen[bytes]) -> str:
 @pytest.fixture
 def windowed(playwright: Playwright, tmp_path: Path) -> Iterator[Windowed]:
     user_data = tmp_path / "chromium"
+    try:
+        attached = attach_over_cdp(playwright, user_data)
+    except (PlaywrightError, RuntimeError):
+        # A fresh Chromium under load once opened its DevTools socket and then left the attach
+        # hanging for Playwright's whole 30 s (fresh-ci, one run in many): a new one attaches.
+        user_data = tmp_path / "chromium-again"
+        attached = attach_over_cdp(playwright, user_data)
+    try:
+        yield Windowed(attached.browser, attached.browser.contexts[0])
+    finally:
+        attached.browser.close()
+        stop_chromium(attached.process)
+        shutil.rmtree(user_data, ignore_errors=True)
+
+
+@dataclass
+class Attached:
+    process: subprocess.Popen[bytes]
+    browser: Browser
+
+
+def attach_over_cdp(playwright: Playwright, user_data: Path) -> Attached:
+    """Chromium started as a process, attached over CDP; stopped again if the attach fails."""
     process = start_chromium(
         user_data, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"
     )
     try:
-        attached = playwright.chromium.connect_over_cdp(
-            devtools_endpoint(user_data, process), no_defaults=True
-        )
-        try:
-            yield Windowed(attached, attached.contexts[0])
-        finally:
-            attached.close()
-    finally:
+        endpoint = devtools_endpoint(user_data, process)
+        browser = playwright.chromium.connect_over_cdp(endpoint, no_defaults=True, timeout=15_000)
+    except BaseException:
         stop_chromium(process)
         shutil.rmtree(user_data, ignore_errors=True)
+        raise
+    return Attached(process, browser)
 
 
 def stats(api: Service, site: str, url: str | None = None) -> dict[str, Any]:
