@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import FastAPI
@@ -34,6 +33,8 @@ from api.intake import (
     parse_hit_fields,
     parse_json_object,
     parse_server_hit,
+    query_pairs,
+    request_header,
 )
 from api.limits import CLOSE, check_headers, declared_length
 from api.metrics import ApiMetrics
@@ -265,7 +266,7 @@ def _keys(state: State) -> KeyRing:
 
 async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
     reader: StatsReader = state.stats
-    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    query = dict(query_pairs(scope["query_string"]))
     if "site" not in query:
         raise InvalidInput("site is required, e.g. ?site=svhttdl.travinh.gov.vn")
     site = checked_text("site", query["site"])
@@ -274,7 +275,7 @@ async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
     rendered: RenderedAnswers = state.rendered
     etag, body = rendered.render((site, url), answer)
     headers = [STATS_CACHE, (b"etag", etag.encode())]
-    if header_map(scope["headers"]).get("if-none-match") == etag:
+    if request_header(scope["headers"], b"if-none-match") == etag:
         return 304, headers, b""
     return 200, [JSON, *headers], body
 
@@ -282,7 +283,7 @@ async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
 async def _pages(state: State, scope: Scope, _: Receive) -> Answer:
     """``GET /api/stats/pages?site=S&url=U1&url=U2…``: the views of up to 100 pages."""
     reader: StatsReader = state.stats
-    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    pairs = query_pairs(scope["query_string"])
     sites = [value for name, value in pairs if name == "site"]
     if len(sites) != 1:
         raise InvalidInput("give one site, e.g. ?site=svhttdl.travinh.gov.vn&url=/tin-tuc/1")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from urllib.parse import unquote_plus
 
 import orjson
 
@@ -19,7 +20,7 @@ from counter.errors import InvalidInput
 from counter.record.hit import Event, Hit
 from counter.record.visitor import client_ip
 from counter.sites import Site
-from counter.urls import host_of
+from counter.urls import CONTROL_CHARS, host_of
 
 MAX_FIELD_CHARS = {
     "site": 100,
@@ -48,7 +49,6 @@ JOINED_HEADERS = frozenset({"x-forwarded-for"})
 
 # One search in C, not a Python loop over each character: every hit checks its fields.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc, all of it
 
 
 def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -62,6 +62,32 @@ def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         elif name in JOINED_HEADERS:
             headers[name] += "," + value
     return headers
+
+
+def query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """A query string's ``(name, value)`` pairs, as ``parse_qsl(raw.decode("latin-1"),
+    keep_blank_values=True)`` gives them, with no decoding for the plain parts: every stats
+    read parses one, and the general parser cost a fifth of a cached read."""
+    pairs = []
+    for part in raw.decode("latin-1").split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((_unquoted(name), _unquoted(value)))
+    return pairs
+
+
+def _unquoted(text: str) -> str:
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
+def request_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """One header's first value (``name`` in lower case, as ASGI gives names), without
+    building the whole map."""
+    for raw_name, raw_value in raw:
+        if raw_name == name:
+            return raw_value.decode("latin-1")
+    return None
 
 
 def check_content_type(headers: Mapping[str, str]) -> None:
@@ -100,7 +126,7 @@ def _title(data: dict[str, Any]) -> str | None:
     """The page's title, if the hit carries one: text within its limit and, as it is shown in
     the "most viewed" lists, without control characters (document.title has none)."""
     title = _field(data, "title", required=False)
-    if title is not None and _CONTROL.search(title):
+    if title is not None and CONTROL_CHARS.search(title):
         raise InvalidInput("title holds a control character")
     return title or None
 

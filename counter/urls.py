@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
@@ -12,8 +13,13 @@ MAX_PATH_CHARS = 512
 _INDEX_PAGES = ("index.html", "index.htm", "index.php", "default.aspx")
 
 
+# Unicode's Cc, all of it: one search in C rather than a Python loop over each character
+# (every hit checks its path, and its title).
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+    return CONTROL_CHARS.search(text) is not None
 
 
 def _remove_dot_segments(path: str) -> str:

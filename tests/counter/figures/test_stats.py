@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
-from counter.figures.stats import StatsReader
+from counter.figures.stats import StatsReader, read_stats
 from counter.record.recorder import Recorder
 from counter.sites import Site
 from counter.storage.store import Store
-from tests.helpers import hit
+from tests.helpers import BROWSER_A, hit
 
 
 async def test_stats_are_read_from_the_store_once_per_cache_window(
@@ -34,3 +37,44 @@ async def test_stats_cache_never_outlives_one_aggregation_interval(
     await run_pass(store, clock.now())
     clock.advance(seconds=2)
     assert (await reader.read(site.id))["today"] == 1
+
+
+def _calls(stats: dict[str, Any], command: str) -> int:
+    calls: int = stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+    return calls
+
+
+async def test_reads_of_many_pages_in_one_turn_share_one_round_trip(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    for n in range(10):
+        for _ in range(n + 1):
+            await hit(recorder, f"/p{n}", ua=f"{BROWSER_A} v{n}")
+    await run_pass(store, clock.now())
+    singles = [await read_stats(store, site.id, f"/p{n}") for n in range(10)]
+
+    before = await store.redis.info("commandstats")
+    # Each page asked twice in the turn, and the site's box once: one read for all of them.
+    urls = [f"/p{n}" for n in range(10)] * 2 + [None]
+    answers = await asyncio.gather(*(reader.read(site.id, url) for url in urls))
+    after = await store.redis.info("commandstats")
+
+    assert [a["page_views"] for a in answers[:10]] == list(range(1, 11))
+    assert answers[:10] == singles and answers[10:20] == singles
+    assert "page_views" not in answers[20] and answers[20]["total"] == singles[0]["total"]
+    for command in ("get", "hmget", "zmscore"):
+        assert _calls(after, command) - _calls(before, command) == 1, command
+    assert _calls(after, "hget") == _calls(before, "hget")
+
+
+async def test_a_reader_who_leaves_does_not_take_the_read_from_others_of_that_page(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    await hit(recorder, "/a")
+    await run_pass(store, clock.now())
+    leaving = asyncio.ensure_future(reader.read(site.id, "/a"))
+    staying = asyncio.ensure_future(reader.read(site.id, "/a"))
+    await asyncio.sleep(0)  # both wait for this turn's read (no time passes on the clock)
+    leaving.cancel()
+    assert (await staying)["page_views"] == 1
+    assert leaving.cancelled()
