@@ -30,6 +30,13 @@ def validate_site_id(raw: object) -> str:
     return site
 
 
+def period_offset(measure: str, span: Span, start: date) -> str:
+    """The field of ``SiteKeys.offsets`` carried into one period of ``span`` (the one that
+    begins ``start``), bucketed as its visitors HLL: ``visits@year:2026``,
+    ``pageviews@month:2026-11``. A measure's name holds no '@', so the two never meet."""
+    return f"{measure}@{span.key}:{start.strftime(span.bucket_format)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Key names for one prefix (the deployment, or one test's isolated namespace)."""
@@ -92,7 +99,10 @@ class SiteKeys:
 
     @property
     def offsets(self) -> str:
-        """HASH measure -> audited adjustment offset added to the count."""
+        """HASH measure -> audited adjustment offset added to the count; and, for an old
+        counter's figures of whole periods (NukeViet's year/2026), :func:`period_offset`
+        fields -> what its period held beyond the days it brought (carry_totals.lua). In
+        this hash because the durable snapshot saves and restores it whole."""
         return f"{self.base}:offset:all"
 
     @property
@@ -155,8 +165,9 @@ class SiteKeys:
 
     @property
     def top_total(self) -> str:
-        """ZSET page path -> all-time views (page_views' figure, ZADD GT): the all-time most
-        viewed; trimmed by the aggregator to counter/figures/top.py's TOP_KEEP."""
+        """ZSET page path -> all-time views (page_views' figure: ZADD GT by each hit, ZADD by
+        carry_pages.lua for a page carried over or set by hand): the all-time most viewed;
+        trimmed by the aggregator to counter/figures/top.py's TOP_KEEP."""
         return f"{self.base}:top:all"
 
     def top_of(self, span: Span, start: date) -> str:
@@ -318,7 +329,9 @@ class SiteKeys:
         return f"{self.base}:imported:day"
 
     def carry_pages_keys(self) -> list[str]:
-        return [self.page_views, self.page_imports, self.page_adjustments]
+        """carry_pages.lua: the pages' views, what each source carried in, the pages ledger,
+        then the all-time most viewed (each changed page takes its new figure there)."""
+        return [self.page_views, self.page_imports, self.page_adjustments, self.top_total]
 
     def carry_totals_keys(self) -> list[str]:
         return [self.totals, self.offsets, self.adjustments]

@@ -121,6 +121,7 @@ SPANS: tuple[Span, ...] = (
     ),
 )
 DAY = SPANS[0]  # the span whose periods are closed into the daily history
+SPAN_NAMED: Mapping[str, Span] = {span.name: span for span in SPANS}
 TOTAL = "total"
 TOTAL_LABELS = {"vi": "Tất cả", "en": "All time"}
 

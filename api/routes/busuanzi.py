@@ -2,7 +2,8 @@
 ``data-site``, and the JSONP endpoint it (and the original's protocol) speaks,
 ``/busuanzi?jsonpCallback=NAME`` answering ``NAME({"site_pv", "site_uv", "page_pv",
 "version"})``: site_pv is the site's pageviews all time, site_uv its visitors all time,
-page_pv the page's views.
+page_pv the page's views. The original's call names no site (themes send only the Referer):
+without ``site``, the site is the one whose domains include the page's host.
 
 A request counts the page as ``/api/hit.gif`` does (the same recorder, origin check and
 exclusions), unless ``count=0``; the callback name is checked against a strict identifier
@@ -21,12 +22,12 @@ import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
-from api.deps import RecorderDep, SettingsDep, StatsDep
+from api.deps import RecorderDep, SettingsDep, StatsDep, StoreDep
 from api.errors import responses
 from api.intake import MAX_FIELD_CHARS, header_map, make_hit
 from api.routes.embed import Asset, VersionQuery, _script, compact_js
 from counter.errors import InvalidInput
-from counter.figures.busuanzi import busuanzi_numbers
+from counter.figures.busuanzi import SitesByHost, busuanzi_numbers
 from counter.record.hit import Event
 
 CALLBACK = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -36,7 +37,15 @@ CALLBACK = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 async def load_busuanzi(app: FastAPI) -> AsyncIterator[None]:
     source = (files("api") / "static" / "busuanzi.js").read_text(encoding="utf-8")
     app.state.busuanzi_js = Asset.of(compact_js(source), "text/javascript; charset=utf-8")
+    app.state.busuanzi_hosts = None  # a SitesByHost, made on the first call on this process' store
     yield
+
+
+def _sites_by_host(request: Request, store: StoreDep) -> SitesByHost:
+    hosts: SitesByHost | None = request.app.state.busuanzi_hosts
+    if hosts is None:
+        hosts = request.app.state.busuanzi_hosts = SitesByHost(store.registry, store.clock)
+    return hosts
 
 
 router = APIRouter(tags=["busuanzi"], lifespan=load_busuanzi)
@@ -67,8 +76,15 @@ async def get_busuanzi(
     recorder: RecorderDep,
     reader: StatsDep,
     settings: SettingsDep,
+    store: StoreDep,
     callback: Annotated[str, Query(alias="jsonpCallback", max_length=64)],
-    site: Annotated[str, Query(max_length=MAX_FIELD_CHARS["site"])],
+    site: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_FIELD_CHARS["site"],
+            description="default: the site whose domains include the page's host",
+        ),
+    ] = None,
     url: Annotated[
         str | None, Query(max_length=MAX_FIELD_CHARS["url"], description="default: the Referer")
     ] = None,
@@ -79,7 +95,12 @@ async def get_busuanzi(
     headers = header_map(request.headers.raw)
     page = url or headers.get("referer")
     if not page:
-        raise InvalidInput("url is required when the request has no Referer")
+        raise InvalidInput(
+            "url is required when the request has no Referer"
+            + ("" if site else " (and site, which the page's host would give)")
+        )
+    if not site:
+        site = await _sites_by_host(request, store).site_of(url, headers.get("referer"))
     page_views = None
     if count:
         peer = request.client.host if request.client else None

@@ -12,6 +12,11 @@ second run changes nothing, and nothing counted here meanwhile is lost or double
   counter's figure for it leaves its all time too, so the day is not counted twice;
 - today and later are never history (not over yet); the old counter's count of them stays in
   its all time, which the offset carries.
+
+An old counter that keeps whole periods (NukeViet's year/2026, month/Nov) carries each one's
+figure beyond the days it brought into that period's field of the offsets hash
+(``counter.keys.period_offset``), which the summary adds to the period: "this year" shows
+the old counter's year, not just the days of this month it kept.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 from counter.figures.adjustments import carry_totals
 from counter.figures.imports import DayRow, import_rows
 from counter.figures.pages import carry_pages
-from counter.periods import local_date
+from counter.keys import period_offset
+from counter.periods import Span, local_date
 from counter.sites import Measure, Site
 from counter.storage.store import Store
 
@@ -32,18 +38,35 @@ MEASURES = tuple(Measure)
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodTotal:
+    """An old counter's figure for one whole period of ``span`` (the one that begins
+    ``start``), its days included: NukeViet's year/2026 or month/Nov."""
+
+    span: Span
+    start: date
+    counts: dict[Measure, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Carry:
     """An old counter's figures, as read from its own data.
 
-    ``source`` names it in the ledgers and must be the same on every run of the same import
-    (format, host, database, prefix; never a password). ``totals`` is its all time per measure
-    it keeps, days included; ``None`` means it keeps none beyond its days (a CSV)."""
+    ``source`` is what the data is, and so what decides that an import was already applied
+    (the ledger entries, the pages carried, the days set are all keyed by it): the format with
+    the database and table prefix, the Redis key prefix and hosts, or a file's content, never
+    where it was reached. The same data read through another host name, port, user or a
+    copied file is the same source, so it is not carried twice. ``read_from`` says where it
+    was read this time (no password), for the plan and the ledger only. ``totals`` is its all
+    time per measure it keeps, days included; ``None`` means it keeps none beyond its days (a
+    CSV)."""
 
     source: str
     format: str
+    read_from: str = ""
     days: list[DayRow] = field(default_factory=list)
     totals: dict[Measure, int] | None = None
     pages: dict[str, int] = field(default_factory=dict)
+    periods: list[PeriodTotal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the reader saw (shown in the plan)
     overwrite_days: bool = False  # the daily CSV: a row sets its day, whoever counted it
 
@@ -57,10 +80,13 @@ class Plan:
     later: int  # rows of today or later: not history, in the all time only
     carried: dict[Measure, int]  # the all time beyond the days, per measure
     before: dict[Measure, int]  # all time now (counted + offset), per measure
+    periods: dict[str, int] = field(default_factory=dict)  # period offset field -> beyond days
 
     def describe(self) -> list[str]:
         c = self.carry
-        lines = [f"import {c.format} into {self.site.id} from {c.source}"]
+        lines = [f"import {c.format} into {self.site.id} from {c.read_from or c.source}"]
+        if c.read_from:
+            lines.append(f"  source: {c.source} (what decides it was imported already)")
         lines += [f"  {note}" for note in c.notes]
         if self.days:
             lines.append(
@@ -79,6 +105,14 @@ class Plan:
                     f"  all time {measure.value}: old counter {c.totals.get(measure, 0):,}, "
                     f"now {self.before[measure]:,}"
                 )
+        for period in c.periods:
+            shown = self.site.measure
+            beyond = self.periods[period_offset(shown.value, period.span, period.start)]
+            lines.append(
+                f"  {period.span.name} {period.start.strftime(period.span.bucket_format)}: "
+                f"old counter {period.counts.get(shown, 0):,} {shown.value}, "
+                f"{beyond:,} beyond its days"
+            )
         lines.append(f"  pages: {len(c.pages):,} ({sum(c.pages.values()):,} views)")
         return lines
 
@@ -104,6 +138,7 @@ async def plan(store: Store, site_id: str, carry: Carry) -> Plan:
     kept: list[date] = []
     later = 0
     brought = dict.fromkeys(MEASURES, 0)  # the old counter's figures of the days it brought
+    brought_in = {(p.span.name, p.start): dict.fromkeys(MEASURES, 0) for p in carry.periods}
     for row in sorted(carry.days, key=lambda r: r.day):
         if row.day >= today:
             later += 1
@@ -113,15 +148,38 @@ async def plan(store: Store, site_id: str, carry: Carry) -> Plan:
             days.append(row)
         else:
             kept.append(row.day)
-        brought[Measure.pageviews] += row.pageviews
-        brought[Measure.visits] += row.visits
-        brought[Measure.visitors] += row.visitors
+        counts = {
+            Measure.pageviews: row.pageviews,
+            Measure.visits: row.visits,
+            Measure.visitors: row.visitors,
+        }
+        # A day kept as counted here leaves the old counter's periods as it leaves its all
+        # time: the day's own row is in the period's sum either way.
+        for total in (
+            brought,
+            *(
+                brought_in[(p.span.name, p.start)]
+                for p in carry.periods
+                if p.span.start(row.day, site.first_weekday) == p.start
+            ),
+        ):
+            for measure, count in counts.items():
+                total[measure] += count
     carried = dict.fromkeys(MEASURES, 0)
     if carry.totals is not None:
         # An old counter whose days add up to more than its all time (a purged total): its
         # days stand, nothing more is carried.
         carried = {m: max(0, carry.totals.get(m, 0) - brought[m]) for m in MEASURES}
-    return Plan(site, carry, days, kept, later, carried, before)
+    # Likewise each whole period the old counter keeps: what it held beyond the days it brought
+    # (today's count stays in it, as in the all time), never below zero.
+    periods = {
+        period_offset(m.value, p.span, p.start): max(
+            0, p.counts.get(m, 0) - brought_in[(p.span.name, p.start)][m]
+        )
+        for p in carry.periods
+        for m in MEASURES
+    }
+    return Plan(site, carry, days, kept, later, carried, before, periods)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +210,15 @@ async def apply(
     pages_changed, views_added = await carry_pages(store, site.id, source, carry.pages, progress)
     details = {
         "format": carry.format,
+        "read_from": carry.read_from,
         "totals_before": {m.value: planned.before[m] for m in MEASURES},
         "days": days_changed,
         "days_kept": len(planned.kept),
         "pages": pages_changed,
         "page_views_added": views_added,
     }
+    if planned.periods:
+        details["periods"] = planned.periods  # carried into the offsets hash by carry_totals.lua
     entry = await carry_totals(
         store,
         site.id,

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from counter.keys import SiteKeys
-from counter.periods import DAY, ESTIMATED, FIGURES, PERIODS, TOTAL, Periods
+from counter.keys import SiteKeys, period_offset
+from counter.periods import DAY, ESTIMATED, FIGURES, PERIODS, SPANS, TOTAL, Periods
 from counter.record.verdicts import Exclusion
 from counter.replies import counts
 from counter.sites import Measure, Site
@@ -88,10 +88,22 @@ def _period_sum(figures: RawFigures, measure: str, first: date, last: date) -> i
     return sums[stop] - sums[start] if stop > start else 0
 
 
+def _carried(figures: RawFigures, periods: Periods, measure: str) -> dict[str, int]:
+    """What an old counter carried into each period beyond its days (NukeViet's year/2026
+    less the days it brought; counter/figures/carryover.py), from the offsets hash."""
+    out = {}
+    for span in SPANS:
+        for name in (span.current, span.previous):
+            field_name = period_offset(measure, span, periods.starts[name])
+            out[name] = figures.offsets.get(field_name, 0)
+    return out
+
+
 def _visitors(figures: RawFigures, periods: Periods) -> dict[str, int]:
     """Unique visitors: a day's closed row, else the live HLL; longer periods by their HLL."""
     rows = dict(zip(figures.days, figures.by_day["visitors"], strict=True))
     closed = {DAY.current: figures.today_closed, DAY.previous: figures.yesterday_closed}
+    carried = _carried(figures, periods, "visitors")
     out = {}
     for name, (first, last) in periods.ranges.items():
         if name in closed:
@@ -99,6 +111,7 @@ def _visitors(figures: RawFigures, periods: Periods) -> dict[str, int]:
         else:
             # Imported history has rows but no HLL: fall back to the sum of daily uniques.
             out[name] = figures.hll[name] or _period_sum(figures, "visitors", first, last)
+        out[name] += carried[name]
     open_today = 0 if figures.today_closed else figures.hll[DAY.current]
     out[TOTAL] = figures.totals.get("visitors", 0) + open_today + figures.offsets.get("visitors", 0)
     return out
@@ -114,8 +127,9 @@ def build_summary(
 ) -> dict[str, Any]:
     by_measure: dict[str, dict[str, int]] = {}
     for measure in ("visits", "pageviews"):
+        carried = _carried(figures, periods, measure)
         values = {
-            name: _period_sum(figures, measure, first, last)
+            name: _period_sum(figures, measure, first, last) + carried[name]
             for name, (first, last) in periods.ranges.items()
         }
         values[TOTAL] = figures.totals.get(measure, 0) + figures.offsets.get(measure, 0)

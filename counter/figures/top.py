@@ -1,7 +1,8 @@
 """The most viewed pages ("Tin xem nhiều") of a period: ``GET /api/stats/top``.
 
 record_hit.lua keeps one sorted set per period bucket (page path -> pageviews in it) and one
-for all time (page path -> the page's all-time views), so a read is one ZREVRANGE and one
+for all time (page path -> the page's all-time views, which carry_pages.lua also sets for a
+page carried over from an old counter), so a read is one ZREVRANGE and one
 HMGET of the titles, never a scan. The aggregator trims each set to :data:`TOP_KEEP` pages
 (aggregator/rollup.py), so a list of at most :data:`MAX_LIMIT` is always exact for the
 pages it shows, as long as a period has fewer distinct pages than the bound. Reading never

@@ -12,7 +12,7 @@ import pytest
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
 from counter.figures.pages import set_pages
-from counter.sites import Site
+from counter.sites import Site, make_site
 from counter.storage.store import Store
 from tests.helpers import BROWSER_A
 
@@ -87,6 +87,49 @@ async def test_unknown_sites_foreign_pages_and_missing_fields_get_a_4xx_with_a_d
     assert bare.status_code == 400 and "url" in bare.json()["detail"]
     nameless = await client.get("/busuanzi", params={"site": "demo.local"})
     assert nameless.status_code == 400 and nameless.json()["detail"]
+
+
+async def original_call(client: httpx.AsyncClient, referer: str | None) -> httpx.Response:
+    """As the themes call the original: a callback name and the Referer, no site."""
+    return await client.get(
+        "/busuanzi",
+        params={"jsonpCallback": "BusuanziCallback_1"},
+        headers={"User-Agent": BROWSER_A, **({"Referer": referer} if referer else {})},
+    )
+
+
+async def test_the_original_call_without_site_counts_for_the_site_of_the_referers_host(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    await store.registry.put(make_site(id="blog.example", domains=["blog.example"]))
+    await set_pages(store, "demo.local", [("/posts/hello/", 2638)], "old busuanzi")
+    await set_pages(store, "blog.example", [("/posts/hello/", 7)], "old busuanzi")
+    assert numbers(await original_call(client, "https://demo.local/posts/hello/"))["page_pv"] == (
+        2639
+    )
+    # A subdomain, by the site's *.demo.local; the other site's page, by its own domain.
+    www = numbers(await original_call(client, "https://www.demo.local/posts/hello/"))
+    assert www["page_pv"] == 2640 and www["site_pv"] == 2
+    blog = numbers(await original_call(client, "https://blog.example/posts/hello/"))
+    assert blog["page_pv"] == 8 and blog["site_pv"] == 1
+
+
+async def test_without_site_a_referer_of_no_site_or_none_at_all_is_a_4xx_with_a_detail(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    foreign = await original_call(client, "https://evil.example/posts/hello/")
+    assert foreign.status_code == 400
+    assert "no site has the domain 'evil.example'" in foreign.json()["detail"]
+    bare = await original_call(client, None)
+    assert bare.status_code == 400
+    assert "Referer" in bare.json()["detail"] and "site" in bare.json()["detail"]
+    pathless = await client.get(
+        "/busuanzi",
+        params={"jsonpCallback": "cb", "url": "/posts/hello/"},
+        headers={"User-Agent": BROWSER_A},
+    )
+    assert pathless.status_code == 400 and "site is required" in pathless.json()["detail"]
+    assert await store.redis.hlen(store.keys.site("demo.local").page_views) == 0
 
 
 async def test_the_script_is_served_as_javascript(client: httpx.AsyncClient) -> None:

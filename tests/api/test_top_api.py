@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from aggregator.rollup import run_pass
 from counter.clock import FakeClock
+from counter.figures import carryover
+from counter.figures.oldcounters import Options, read_carry
+from counter.figures.pages import set_pages
 from counter.figures.top import MAX_LIMIT, TOP_PERIODS
 from counter.periods import PERIODS, SPANS, TOTAL
 from counter.record.hit import Hit
 from counter.record.recorder import Recorder
 from counter.sites import Site
+from counter.storage.store import Store
 from tests.helpers import BROWSER_A, post_hit
 
 
@@ -84,6 +90,44 @@ async def test_yesterdays_ranking_reads_after_the_clock_moves_a_day(
     assert yesterday.json()["pages"] == [{"url": "/hom-qua", "title": "Hôm qua", "page_views": 2}]
     assert today.json()["pages"] == [{"url": "/hom-nay", "title": None, "page_views": 1}]
     assert [p["url"] for p in total.json()["pages"]] == ["/hom-qua", "/hom-nay"]
+
+
+async def test_pages_carried_from_an_old_counter_rank_all_time_by_their_carried_views(
+    client: httpx.AsyncClient, store: Store, recorder: Recorder, site: Site, tmp_path: Path
+) -> None:
+    await view(recorder, "/moi", 3)
+    # A GoatCounter export: /bai-cu read 5 times before the switch (two days ago).
+    export = tmp_path / "goatcounter-export.csv"
+    export.write_text(
+        '"2,Path",Title,Event,User-Agent,Browser,System,Session,Bot,Referrer,Referrer scheme,'
+        "Screen size,Location,FirstVisit,Date\n"
+        + "".join(
+            f'/bai-cu,T,false,,Firefox,Linux,s{i},0,,,"1,1,1",VN,true,2026-11-23T03:00:00Z\n'
+            for i in range(5)
+        )
+    )
+
+    async def carry_in() -> None:
+        options = Options(source=str(export), site=site, now=store.clock.now())
+        planned = await carryover.plan(store, site.id, read_carry("goatcounter", options))
+        await carryover.apply(store, planned)
+        await run_pass(store, store.clock.now(), only=[site.id])
+
+    async def ranked() -> list[tuple[str, int]]:
+        answer = await client.get("/api/stats/top", params={"site": site.id, "period": TOTAL})
+        assert answer.status_code == 200, answer.text
+        return [(p["url"], p["page_views"]) for p in answer.json()["pages"]]
+
+    await carry_in()
+    assert await ranked() == [("/bai-cu", 5), ("/moi", 3)]
+    await carry_in()  # the same import again adds nothing, here as anywhere
+    assert await ranked() == [("/bai-cu", 5), ("/moi", 3)]
+    await view(recorder, "/bai-cu", 1)
+    assert await ranked() == [("/bai-cu", 6), ("/moi", 3)]
+    # Set by hand (`pages set`): the page ranks with the figure it was given, up or down.
+    await set_pages(store, site.id, [("/dat-tay", 10)], "the old box showed 10")
+    await set_pages(store, site.id, [("/bai-cu", 4)], "counted twice before the switch")
+    assert await ranked() == [("/dat-tay", 10), ("/bai-cu", 4), ("/moi", 3)]
 
 
 async def test_the_top_answer_is_cacheable(client: httpx.AsyncClient, site: Site) -> None:

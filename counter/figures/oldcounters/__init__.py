@@ -20,7 +20,7 @@ from counter.figures.oldcounters import (
     wpstatistics,
 )
 from counter.figures.oldcounters.options import Options
-from counter.figures.oldcounters.source import SourceUnreadable
+from counter.figures.oldcounters.source import SourceUnreadable, content_identity
 from counter.figures.pages import page_paths
 
 __all__ = ["FORMATS", "Options", "SourceUnreadable", "read_carry"]
@@ -30,13 +30,15 @@ def _daily_csv(options: Options) -> Carry:
     """The daily CSV (``date,pageviews,visits,visitors``): a row sets its day, as ever."""
     try:
         with Path(options.source).open(encoding="utf-8") as lines:
-            days = list(parse_csv(lines))
+            text = list(lines)
+        days = list(parse_csv(text))
     except OSError as exc:
         raise SourceUnreadable(f"{options.source}: {exc.strerror or exc}") from None
     except InvalidInput as exc:
         raise SourceUnreadable(f"{options.source}: {exc}") from None
     return Carry(
-        source=f"csv {Path(options.source).name}",
+        source=content_identity("csv", text),
+        read_from=options.source,
         format="csv",
         days=days,
         notes=[f"daily CSV: {len(days)} row(s)"],

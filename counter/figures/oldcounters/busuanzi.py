@@ -72,10 +72,7 @@ def read(options: Options) -> Carry:
     urls = sitemap_urls(options.sitemap) if options.sitemap else []
     with redis_source(options.source) as src:
         found = [(h, *_read_host(src, options, h)) for h in hosts(options)]
-        label = (
-            f"busuanzi-redis {src.location.label} prefix {options.key_prefix} "
-            f"hosts {','.join(hosts(options))}"
-        )
+        read_from = src.location.label
     found = [f for f in found if f[1] or f[2] or f[3]]
     if not found:
         raise SourceUnreadable(
@@ -108,4 +105,15 @@ def read(options: Options) -> Carry:
     ]
     # Busuanzi counts pageviews and visitors; a visitor made at least one visit.
     totals = {Measure.pageviews: pv, Measure.visitors: uv, Measure.visits: uv}
-    return Carry(source=label, format="busuanzi-redis", totals=totals, pages=pages, notes=notes)
+    # What the data is: its keys' prefix and the hosts they are of, not the server holding them.
+    source = (
+        f"busuanzi-redis prefix {options.key_prefix} hosts {','.join(sorted(f[0] for f in found))}"
+    )
+    return Carry(
+        source=source,
+        read_from=read_from,
+        format="busuanzi-redis",
+        totals=totals,
+        pages=pages,
+        notes=notes,
+    )

@@ -2,6 +2,11 @@
 number its first header starts with): one row per pageview with its ``Path``, ``Event``,
 ``Bot``, ``Session`` and ``Date`` (RFC 3339). Events and bots are left out; a day's visits
 and visitors are its distinct sessions; its all time is every pageview in the file.
+
+The export is what its first lines are (:data:`IDENTITY_LINES`), not its file name: GoatCounter
+writes the hits oldest first, so a copy of a file and a later full export of the same site
+begin alike and are one source (a second import carries only what the later one adds), while
+an export from a cursor (only newer hits) begins elsewhere and is a source of its own.
 """
 
 from __future__ import annotations
@@ -14,21 +19,26 @@ from pathlib import Path
 
 from counter.figures.carryover import Carry
 from counter.figures.oldcounters.options import Options, day_row
-from counter.figures.oldcounters.source import SourceUnreadable
+from counter.figures.oldcounters.source import SourceUnreadable, content_identity
 from counter.sites import Measure
 
 NEEDED = ("Path", "Event", "Bot", "Session", "Date")
+IDENTITY_LINES = 2  # the header and the oldest hit (its session id and instant are its own)
 
 
-def _lines(path: str) -> Iterator[str]:
+def _lines(path: str, opening: list[str]) -> Iterator[str]:
+    """The file's lines; the first :data:`IDENTITY_LINES` of them also kept in ``opening``."""
     file = Path(path)
     try:
-        if path.endswith(".gz"):
-            with gzip.open(file, "rt", encoding="utf-8", newline="") as text:
-                yield from text
-        else:
-            with file.open(encoding="utf-8", newline="") as text:
-                yield from text
+        with (
+            gzip.open(file, "rt", encoding="utf-8", newline="")
+            if path.endswith(".gz")
+            else file.open(encoding="utf-8", newline="")
+        ) as text:
+            for line in text:
+                if len(opening) < IDENTITY_LINES:
+                    opening.append(line)
+                yield line
     except OSError as exc:
         raise SourceUnreadable(f"{path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -37,7 +47,8 @@ def _lines(path: str) -> Iterator[str]:
 
 def read(options: Options) -> Carry:
     tz = options.site.tz
-    reader = csv.reader(_lines(options.source))
+    opening: list[str] = []
+    reader = csv.reader(_lines(options.source, opening))
     try:
         header = next(reader)
     except StopIteration:
@@ -99,7 +110,8 @@ def read(options: Options) -> Carry:
     totals = {Measure.pageviews: total, Measure.visits: visits, Measure.visitors: visits}
     notes = [f"GoatCounter export (format {version}): {total:,} pageviews, {len(days)} day(s)"]
     return Carry(
-        source=f"goatcounter {Path(options.source).name}",
+        source=content_identity("goatcounter", opening),
+        read_from=options.source,
         format="goatcounter",
         days=days,
         totals=totals,

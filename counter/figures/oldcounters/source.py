@@ -6,8 +6,9 @@ Nothing here writes to the source, and no password reaches a message, a label or
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,22 @@ class Location:
         """For the ledger and the plan: everything but the password."""
         user = f"{self.user}@" if self.user else ""
         return f"{self.scheme}://{user}{self.host}:{self.port}/{self.database}"
+
+
+def sql_identity(format: str, location: Location, prefix: str) -> str:
+    """What a CMS database's counter is, whichever way it is reached: the format, the
+    database's name and the table prefix; never the host, port or user (the same data through
+    127.0.0.1 or localhost, or another reader's account, is the same import)."""
+    return f"{format} db {location.database} prefix {prefix}"
+
+
+def content_identity(format: str, lines: Iterable[str]) -> str:
+    """What a file is: a SHA-256 of its text (of ``lines``), never its name or folder, so a
+    copy of the file is the same import."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+    return f"{format} sha256 {digest.hexdigest()[:32]}"
 
 
 def locate(url: str, schemes: Sequence[str], default_port: int) -> Location:

@@ -43,7 +43,7 @@ def read(options: Options) -> Carry:
             of_host = {p: int(v) for p, v in zip(paths, views, strict=True) if v is not None}
             if pv or uv or of_host:
                 found.append((host, pv, uv, of_host))
-        label = f"vercount {src.location.label} hosts {','.join(hosts(options))}"
+        read_from = src.location.label
     if not found:
         raise SourceUnreadable(
             f"no vercount keys for {', '.join(hosts(options)) or 'the site'} (pv:site:<host>); "
@@ -58,4 +58,13 @@ def read(options: Options) -> Carry:
     uv = sum(f[2] for f in found)
     notes = [f"vercount for {', '.join(f[0] for f in found)}: site_pv {pv:,}, site_uv {uv:,}"]
     totals = {Measure.pageviews: pv, Measure.visitors: uv, Measure.visits: uv}
-    return Carry(source=label, format="vercount", totals=totals, pages=pages, notes=notes)
+    # What the data is: the hosts its keys are of, not the server holding them.
+    source = f"vercount hosts {','.join(sorted(f[0] for f in found))}"
+    return Carry(
+        source=source,
+        read_from=read_from,
+        format="vercount",
+        totals=totals,
+        pages=pages,
+        notes=notes,
+    )

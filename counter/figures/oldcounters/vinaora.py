@@ -18,7 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from counter.figures.carryover import Carry
 from counter.figures.oldcounters.options import Options, day_row, fill
-from counter.figures.oldcounters.source import Database, SourceUnreadable, mysql, table_prefix
+from counter.figures.oldcounters.source import (
+    Database,
+    SourceUnreadable,
+    mysql,
+    sql_identity,
+    table_prefix,
+)
 from counter.sites import Measure
 
 DEFAULT_PREFIX = "jos_"
@@ -65,7 +71,9 @@ def read(options: Options) -> Carry:
                 day = (datetime.fromtimestamp(int(end), UTC) - second).astimezone(tz).date()
                 per_day[day] = per_day.get(day, 0) + int(visits)
                 total += int(visits)
-        label = f"vinaora {db.location.label} table {table}"
+        # The table names the version, so the prefix and the version make the identity.
+        source = sql_identity(f"vinaora {version}", db.location, prefix)
+        read_from = db.location.label
     total += options.initial_value
     notes = [
         f"Vinaora Visitors Counter {version} ({table}): all time {total:,} visits"
@@ -73,7 +81,8 @@ def read(options: Options) -> Carry:
     ]
     days = [day_row(day, {SHOWN: n}, SHOWN) for day, n in sorted(per_day.items()) if n > 0]
     return Carry(
-        source=label,
+        source=source,
+        read_from=read_from,
         format=f"vinaora {version}",
         days=days,
         totals=fill({SHOWN: total}, SHOWN),

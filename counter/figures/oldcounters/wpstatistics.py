@@ -15,7 +15,12 @@ from datetime import date
 
 from counter.figures.carryover import Carry
 from counter.figures.oldcounters.options import Options, day_row
-from counter.figures.oldcounters.source import SourceUnreadable, mysql, table_prefix
+from counter.figures.oldcounters.source import (
+    SourceUnreadable,
+    mysql,
+    sql_identity,
+    table_prefix,
+)
 from counter.sites import Measure
 
 DEFAULT_PREFIX = "wp_"
@@ -68,7 +73,8 @@ def read(options: Options) -> Carry:
             ):
                 if str(uri).startswith("/"):
                     pages[str(uri)] = pages.get(str(uri), 0) + int(count)
-        label = f"wp-statistics {db.location.label} prefix {prefix}"
+        label = db.location.label
+        source = sql_identity("wp-statistics", db.location, prefix)
     if not (views or visitors or any(purged.values())):
         raise SourceUnreadable(f"{label}: WP Statistics' tables hold no figures")
     days = []
@@ -91,5 +97,11 @@ def read(options: Options) -> Carry:
         f"{purged[Measure.visitors]:,} visitors)",
     )
     return Carry(
-        source=label, format="wp-statistics", days=days, totals=totals, pages=pages, notes=notes
+        source=source,
+        read_from=label,
+        format="wp-statistics",
+        days=days,
+        totals=totals,
+        pages=pages,
+        notes=notes,
     )

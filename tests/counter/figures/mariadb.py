@@ -91,10 +91,25 @@ class MariaDB:
             autocommit=True,
         )
 
-    def url(self, database: str, password: str = PASSWORD) -> str:
+    def url(
+        self,
+        database: str,
+        password: str = PASSWORD,
+        *,
+        user: str = USER,
+        host: str = "127.0.0.1",
+    ) -> str:
         from urllib.parse import quote
 
-        return f"mysql://{USER}:{quote(password)}@127.0.0.1:{self.port}/{database}"
+        return f"mysql://{user}:{quote(password)}@{host}:{self.port}/{database}"
+
+    def add_reader(self, database: str, user: str, password: str) -> None:
+        """Another account that may read ``database`` (its own name and password)."""
+        with self.root() as db, db.cursor() as cur:
+            cur.execute(
+                f"CREATE OR REPLACE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,)
+            )
+            cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'127.0.0.1'")
 
     @contextmanager
     def database(self) -> Iterator[tuple[str, pymysql.Connection]]:  # type: ignore[type-arg]

@@ -165,6 +165,7 @@ def load_nukeviet(connection: Any) -> None:
         ("c_time", "start", 0, 1262304000),
         ("c_time", "last", 0, at(date(2026, 11, 25), 9)),
         ("total", "hits", 0, 48_812_107),
+        ("year", "2025", 0, 21_000_000),
         ("year", "2026", 0, 9_000_000),
         ("month", "Nov", 0, 700_000),
         ("month", "Oct", 0, 800_000),
@@ -213,6 +214,28 @@ async def test_nukeviet_keeps_the_box_the_month_and_every_articles_views(
         assert again["page_views"] == 2639 and again["total"] == 48_812_108
 
 
+async def test_nukeviet_years_and_months_show_as_it_counted_them_after_the_switch(
+    store: Store, site: Site, recorder: Recorder, mariadb: MariaDB
+) -> None:
+    with mariadb.database() as (name, connection):
+        load_nukeviet(connection)
+        mariadb.grant(name)
+        await carry_in(store, site, "nukeviet", mariadb.url(name))
+        stats = await read_stats(store, "demo.local")
+        # Its day rows of November (1 to 24 imported) are only part of its year and month.
+        assert (stats["year"], stats["last_year"]) == (9_000_000, 21_000_000)
+        assert (stats["month"], stats["last_month"]) == (700_000, 800_000)
+        assert stats["week"] == 1023 + 1024  # Monday 23 and Tuesday 24, as it kept them
+        # Counted here from now on, and a second run carries nothing twice.
+        await hit(recorder, ARTICLE)
+        await carry_in(store, site, "nukeviet", mariadb.url(name))
+    again = await read_stats(store, "demo.local")
+    assert (again["year"], again["last_year"]) == (9_000_001, 21_000_000)
+    assert (again["month"], again["last_month"]) == (700_001, 800_000)
+    assert again["pageviews"]["year"] == 9_000_001
+    assert len(await list_adjustments(store, "demo.local")) == 1
+
+
 async def test_an_import_is_in_the_ledger_with_its_source_and_totals_before_and_after(
     store: Store, site: Site, mariadb: MariaDB
 ) -> None:
@@ -222,12 +245,30 @@ async def test_an_import_is_in_the_ledger_with_its_source_and_totals_before_and_
         await carry_in(store, site, "nukeviet", mariadb.url(name))
     (entry,) = await list_adjustments(store, "demo.local")
     assert entry["kind"] == "import" and entry["reason"] == "import nukeviet"
-    assert entry["source"].startswith("nukeviet mysql://importer@127.0.0.1:")
+    assert entry["source"] == f"nukeviet db {name} prefix nv4"
+    assert entry["read_from"].startswith("mysql://importer@127.0.0.1:")
     assert "s3cret" not in str(entry)
     assert entry["at"] == "2026-11-25T10:00:00+07:00"
     assert entry["totals_before"]["visits"] == 0
     assert entry["totals_after"]["visits"] == entry["after"] == 48_812_107
     assert entry["days"] == 24 and entry["pages"] == 1
+
+
+async def test_the_same_database_reached_another_way_is_not_imported_twice(
+    store: Store, site: Site, mariadb: MariaDB
+) -> None:
+    with mariadb.database() as (name, connection):
+        load_nukeviet(connection)
+        mariadb.grant(name)
+        mariadb.add_reader(name, "auditor", "An-other-99")
+        await carry_in(store, site, "nukeviet", mariadb.url(name))
+        ledger = await list_adjustments(store, "demo.local")
+        # By another host name for the same server, and by another account that may read it.
+        elsewhere = mariadb.url(name, "An-other-99", user="auditor", host="localhost")
+        assert (await carry_in(store, site, "nukeviet", elsewhere)).entry is None
+    assert await list_adjustments(store, "demo.local") == ledger
+    stats = await read_stats(store, "demo.local", ARTICLE)
+    assert stats["total"] == 48_812_107 and stats["page_views"] == 2638
 
 
 # -- Vinaora Visitors Counter ----------------------------------------------------------------
@@ -495,6 +536,13 @@ async def test_vercount_brings_its_plain_keys(
     stats = await read_stats(store, "demo.local", "/posts/a/")
     assert stats["pageviews"]["total"] == 9000 and stats["visitors"]["total"] == 700
     assert stats["page_views"] == 321
+    # The same keys through another name of the server are the same import.
+    other_name = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+    elsewhere = next(
+        redis_url.replace(a, b, 1) for a, b in (*other_name.items(), ("", "")) if a in redis_url
+    )
+    assert (await carry_in(store, site, "vercount", elsewhere, host=host)).entry is None
+    assert (await read_stats(store, "demo.local", "/posts/a/"))["page_views"] == 321
 
 
 async def test_a_redis_source_without_the_sites_keys_is_refused(
@@ -550,6 +598,30 @@ async def test_the_daily_csv_sets_its_days_as_before(
     assert outcome.days_changed == 1
     assert (await read_stats(store, "demo.local"))["total"] == 20
     assert (await carry_in(store, site, "csv", str(daily))).entry is None
+
+
+async def test_a_copied_export_is_not_imported_twice_and_a_later_one_adds_only_its_news(
+    store: Store, site: Site, tmp_path: Path
+) -> None:
+    rows = goat_row("/a", "s1", "2026-11-23T20:00:00Z") + goat_row(
+        "/b", "s2", "2026-11-24T01:00:00Z"
+    )
+    export = tmp_path / "goatcounter-export.csv"
+    export.write_text(GOAT_HEADER + rows)
+    await carry_in(store, site, "goatcounter", str(export))
+    ledger = await list_adjustments(store, "demo.local")
+    copied = tmp_path / "elsewhere" / "export-copy.csv"
+    copied.parent.mkdir()
+    copied.write_bytes(export.read_bytes())
+    assert (await carry_in(store, site, "goatcounter", str(copied))).entry is None
+    assert await list_adjustments(store, "demo.local") == ledger
+    assert (await read_stats(store, "demo.local", "/a"))["page_views"] == 1
+    # A later full export of the same site begins alike: only the hit it adds is carried.
+    later = tmp_path / "goatcounter-export-later.csv"
+    later.write_text(GOAT_HEADER + rows + goat_row("/a", "s3", "2026-11-24T02:00:00Z"))
+    await carry_in(store, site, "goatcounter", str(later))
+    stats = await read_stats(store, "demo.local", "/a")
+    assert stats["page_views"] == 2 and stats["pageviews"]["total"] == 3
 
 
 # -- What an import must never do --------------------------------------------------------------
