@@ -32,9 +32,10 @@ from api.errors import responses
 from api.responses import JSONResponse
 from counter.access import KeyRing, KeyScope, bearer
 from counter.errors import KeyRefused
-from counter.figures.dashboard import MAX_TOP_PAGES, day_range, site_today, top_pages
+from counter.figures.dashboard import EXCLUDED_PERIOD, day_range, site_periods, top_period
 from counter.figures.history import MAX_HISTORY_DAYS, export_spans, read_history
 from counter.figures.imports import CSV_FIELDS
+from counter.figures.top import MAX_LIMIT, TOP_PERIODS, check_period, read_top
 from counter.record.verdicts import Exclusion
 from counter.sites import Site
 
@@ -64,7 +65,7 @@ TEXTS = {
         "top": "Trang được xem nhiều nhất",
         "page": "Trang",
         "views": "Lượt xem",
-        "excluded": "Không tính hôm nay, theo lý do",
+        "excluded": "Không tính, theo lý do",
         "reason": "Lý do",
         "hits": "Lượt",
         "download": "Tải CSV",
@@ -90,7 +91,7 @@ TEXTS = {
         "top": "Most viewed pages",
         "page": "Page",
         "views": "Views",
-        "excluded": "Not counted today, by reason",
+        "excluded": "Not counted, by reason",
         "reason": "Reason",
         "hits": "Hits",
         "download": "Download CSV",
@@ -264,9 +265,20 @@ async def get_dashboard_data(
     days: DaysQuery = DEFAULT_DAYS,
     first: FromQuery = None,
     last: ToQuery = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_TOP_PAGES, description="top pages")] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="top pages")] = 10,
+    top: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description=f"the top pages' period ({', '.join(TOP_PERIODS)}); default: the "
+            "shortest that holds the range",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    start, end = day_range(await site_today(store, config.id), days, first, last)
+    periods = await site_periods(store, config.id)
+    start, end = day_range(periods.today, days, first, last)
+    period = check_period(top) if top is not None else top_period(periods, start, end)
+    ranked = await read_top(store, config.id, period, limit)
     summary = await reader.read(config.id)
     return JSONResponse(
         {
@@ -275,7 +287,9 @@ async def get_dashboard_data(
             "to": end.isoformat(),
             "summary": summary,
             "rows": await read_history(store, config.id, start, end),
-            "top_pages": await top_pages(store, config.id, limit),
+            "top_period": period,
+            "top_pages": ranked["pages"],
+            "excluded_period": EXCLUDED_PERIOD,
             "excluded": summary.get("excluded", {}),
         },
         headers={"Cache-Control": "private, no-store"},
@@ -299,7 +313,7 @@ async def get_export(
     last: ToQuery = None,
     fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
 ) -> Response:
-    start, end = day_range(await site_today(store, config.id), days, first, last)
+    start, end = day_range((await site_periods(store, config.id)).today, days, first, last)
     rows = []
     for a, b in export_spans(start, end):
         rows += await read_history(store, config.id, a, b)

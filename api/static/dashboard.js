@@ -96,6 +96,53 @@
     return chartBox.clientWidth;
   }
 
+  // The date axis in the page's language. uPlot's own labels are American ("12/3"), which a
+  // Vietnamese reader takes for 12 March: on a Vietnamese page the days are day/month
+  // ("3/12"), months month/year ("12/2026"); an English page keeps uPlot's labels.
+  var DAY_S = 86400;
+
+  // The rows are days: ticks a day apart or more (uPlot's own steps from a day up), never
+  // hours between two points.
+  var MONTH_S = 30 * DAY_S;
+  var YEAR_S = 365 * DAY_S;
+  var DAY_STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15].map(function (n) { return n * DAY_S; })
+    .concat([1, 2, 3, 4, 6].map(function (n) { return n * MONTH_S; }))
+    .concat([1, 2, 5, 10, 25, 50, 100].map(function (n) { return n * YEAR_S; }));
+
+  function pad(n) {
+    return n < 10 ? "0" + n : String(n);
+  }
+
+  function vietnameseDates(u, splits, axis, space, incr) {
+    var lastYear = null;
+    return splits.map(function (ts) {
+      var at = new Date(ts * 1000); // read in UTC, as tzDate draws them (the site's days)
+      var year = at.getUTCFullYear();
+      var label;
+      if (incr >= YEAR_S) return String(year);
+      if (incr >= 28 * DAY_S) {
+        label = pad(at.getUTCMonth() + 1) + "/" + year;
+      } else {
+        label = at.getUTCDate() + "/" + (at.getUTCMonth() + 1);
+        // The year under the first day, and under the first day of a new year (as uPlot does).
+        if (year !== lastYear) label += "\n" + year;
+      }
+      lastYear = year;
+      return label;
+    });
+  }
+
+  // What the date axis drew, beside its canvas: the ticks' times and labels, for a reader of
+  // the page (and its tests) that cannot read text out of pixels.
+  function noteTicks(u) {
+    var axis = u.axes[0];
+    var splits = axis._splits || [];
+    var values = axis._values || [];
+    chartBox.dataset.xTicks = JSON.stringify(splits.map(function (ts, i) {
+      return [ts, values[i] == null ? null : String(values[i])];
+    }));
+  }
+
   function draw(rows) {
     var xs = rows.map(function (r) { return Date.parse(r.date + "T00:00:00Z") / 1000; });
     var data = [
@@ -121,8 +168,12 @@
           { label: T.pageviews, stroke: "#1d4ed8", width: 2,
             value: function (u, v) { return v == null ? "–" : grouped(v); } }
         ],
+        hooks: { draw: [noteTicks] },
         axes: [
-          { stroke: "#475569", grid: { stroke: "#e2e8f0" } },
+          config.lang === "vi"
+            ? { stroke: "#475569", grid: { stroke: "#e2e8f0" }, incrs: DAY_STEPS,
+                values: vietnameseDates }
+            : { stroke: "#475569", grid: { stroke: "#e2e8f0" }, incrs: DAY_STEPS },
           { stroke: "#475569", grid: { stroke: "#e2e8f0" }, size: 60,
             values: function (u, ticks) { return ticks.map(grouped); } }
         ]
@@ -151,7 +202,10 @@
     fill("vs-rows", data.rows.slice().reverse().map(function (r) {
       return [r.date, r.visits, r.pageviews, r.visitors];
     }));
-    fill("vs-top", data.top_pages.map(function (p) { return [p.path, p.views]; }));
+    fill("vs-top", data.top_pages.map(function (p) { return [p.url, p.page_views]; }));
+    document.getElementById("vs-top-period").textContent = config.labels[data.top_period] || "";
+    document.getElementById("vs-excluded-period").textContent =
+      config.labels[data.excluded_period] || "";
     var reasons = Object.keys(config.reasons).map(function (k) {
       return [config.reasons[k], data.excluded[k] || 0];
     });

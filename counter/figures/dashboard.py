@@ -1,43 +1,25 @@
-"""What a site owner's dashboard reads (issue 15): the range of days it shows and the most
-viewed pages.
+"""What a site owner's dashboard reads (issue 15): the range of days it shows, and which ranked
+period its most viewed pages come from.
 
-There is no ranking of pages yet (another issue adds one, kept by the aggregator): until then
-:func:`top_pages` walks the site's page-views hash with HSCAN and keeps only the ``limit``
-largest, so a site with 100,000 pages costs a scan, never a list of them all in memory.
+The most viewed pages are read from the ranked sets record_hit.lua keeps per period
+(counter/figures/top.py, the same source as ``GET /api/stats/top``), never by scanning the
+all-time page views. Those sets exist per calendar period (today, this week, this month, this
+year, the ones before, all time), not per arbitrary range of days, so the dashboard shows the
+smallest period that holds every day of the range, and says which one it is.
 """
 
 from __future__ import annotations
 
-import heapq
 from datetime import date, timedelta
 
 from counter.errors import InvalidInput
 from counter.figures.history import MAX_HISTORY_DAYS, parse_day
-from counter.periods import local_date
-from counter.replies import text
+from counter.periods import PERIODS, TOTAL, Periods
 from counter.storage.store import Store
 
-MAX_TOP_PAGES = 100
-SCAN_COUNT = 1000  # fields HSCAN returns per call, about
-
-
-async def top_pages(store: Store, site_id: str, limit: int = 10) -> list[dict[str, object]]:
-    """The ``limit`` most viewed pages of all time, ``[{"path", "views"}]``, most viewed first
-    (ties by path)."""
-    if not 1 <= limit <= MAX_TOP_PAGES:
-        raise InvalidInput(f"limit must be 1 to {MAX_TOP_PAGES}")
-    site = await store.sites.get(site_id)
-    best: list[tuple[int, str]] = []  # a min-heap of (views, path): the smallest leaves first
-    async for raw_path, raw_views in store.redis.hscan_iter(
-        store.keys.site(site.id).page_views, count=SCAN_COUNT
-    ):
-        entry = (int(raw_views), text(raw_path))
-        if len(best) < limit:
-            heapq.heappush(best, entry)
-        elif entry > best[0]:
-            heapq.heapreplace(best, entry)
-    ranked = sorted(best, key=lambda e: (-e[0], e[1]))
-    return [{"path": path, "views": views} for views, path in ranked]
+# Exclusions are counted per local day and kept a few days (counter/record/minute.py), so the
+# dashboard's exclusions are today's, whatever the range: the page says so.
+EXCLUDED_PERIOD = "today"
 
 
 def day_range(today: date, days: int, first: str | None, last: str | None) -> tuple[date, date]:
@@ -52,6 +34,19 @@ def day_range(today: date, days: int, first: str | None, last: str | None) -> tu
     return start, end
 
 
-async def site_today(store: Store, site_id: str) -> date:
+def top_period(periods: Periods, start: date, end: date) -> str:
+    """The shortest ranked period whose days hold ``start`` to ``end``; all time if none does
+    (a range reaching past last year, or one ending in the future)."""
+    holding = [
+        (last - first, period)
+        for period in PERIODS
+        for first, last in [periods.ranges[period]]
+        if first <= start and end <= last
+    ]
+    # Ties (the first day of a week is also today) go to the first in PERIODS order.
+    return min(holding, key=lambda entry: entry[0])[1] if holding else TOTAL
+
+
+async def site_periods(store: Store, site_id: str) -> Periods:
     site = await store.sites.get(site_id)
-    return local_date(store.clock.now(), site.tz)
+    return Periods.of(store.clock.now(), site.tz, site.first_weekday)

@@ -8,12 +8,10 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 
 from aggregator.rollup import run_pass
 from counter.access import KeyScope, issue_key
-from counter.errors import InvalidInput
-from counter.figures.dashboard import top_pages
+from counter.clock import FakeClock
 from counter.sites import Site, make_site
 from counter.storage.store import Store
 from tests.helpers import BROWSER_A, BROWSER_B, post_hit
@@ -113,7 +111,8 @@ async def test_the_data_holds_the_days_asked_the_top_pages_and_the_exclusions(
     assert data["rows"][-1] == {"date": "2026-11-25", "pageviews": 3, "visits": 2, "visitors": 2}
     assert data["excluded"]["bot"] == 1
     assert data["summary"]["today"] == 2
-    assert data["top_pages"] == [{"path": "/a", "views": 2}, {"path": "/b", "views": 1}]
+    assert data["top_period"] == "week"  # 23 to 25 November 2026: this week, Monday on
+    assert [(p["url"], p["page_views"]) for p in data["top_pages"]] == [("/a", 2), ("/b", 1)]
     assert {"from": data["from"], "to": data["to"]} == {"from": "2026-11-23", "to": "2026-11-25"}
     ranged = await client.get(
         "/api/dashboard/demo.local",
@@ -129,17 +128,65 @@ async def test_the_data_holds_the_days_asked_the_top_pages_and_the_exclusions(
     assert backwards.status_code == 400 and "from" in backwards.json()["detail"]
 
 
-async def test_top_pages_keeps_only_the_most_viewed_of_many(store: Store, site: Site) -> None:
-    views = {f"/p/{n}": n for n in range(1, 2501)}  # more than one HSCAN page
-    await store.redis.hset(store.keys.site(site.id).page_views, mapping=views)
-    top = await top_pages(store, site.id, 3)
-    assert top == [
-        {"path": "/p/2500", "views": 2500},
-        {"path": "/p/2499", "views": 2499},
-        {"path": "/p/2498", "views": 2498},
-    ]
-    with pytest.raises(InvalidInput, match="limit"):
-        await top_pages(store, site.id, 0)
+async def dashboard(client: httpx.AsyncClient, **params: str | int) -> dict[str, object]:
+    answer = await client.get("/api/dashboard/demo.local", params=params, headers=bearer(ADMIN))
+    assert answer.status_code == 200, answer.text
+    data: dict[str, object] = answer.json()
+    return data
+
+
+def ranked(data: dict[str, object]) -> list[tuple[str, int]]:
+    pages = data["top_pages"]
+    assert isinstance(pages, list)
+    return [(p["url"], p["page_views"]) for p in pages]
+
+
+async def test_the_top_pages_are_the_ranked_set_of_the_period_holding_the_range(
+    client: httpx.AsyncClient, store: Store, site: Site, clock: FakeClock
+) -> None:
+    # An old counter's all-time views, in the page-views hash only: never a period's ranking.
+    await store.redis.hset(store.keys.site(site.id).page_views, mapping={"/old": 5000})
+    for url, ua in (("/a", BROWSER_A), ("/a", BROWSER_B), ("/b", BROWSER_A)):
+        assert (await post_hit(client, f"https://demo.local{url}", ua=ua)).status_code == 200
+    clock.advance(days=1)  # Thursday 26 November 2026
+    assert (await post_hit(client, "https://demo.local/c")).status_code == 200
+    today = await dashboard(client, days=1)
+    assert (today["top_period"], ranked(today)) == ("today", [("/c", 1)])
+    two = await dashboard(client, days=2)
+    assert (two["top_period"], ranked(two)) == ("week", [("/a", 2), ("/c", 1), ("/b", 1)])
+    # 28 October to 26 November: no month holds it, this year does.
+    month = await dashboard(client, days=30)
+    assert month["top_period"] == "year" and ("/old", 5000) not in ranked(month)
+    last_year = await dashboard(client, **{"from": "2025-03-01", "to": "2025-03-31"})
+    assert last_year["top_period"] == "last_year" and ranked(last_year) == []
+    older = await dashboard(client, **{"from": "2024-12-01", "to": "2025-01-31"})
+    assert older["top_period"] == "total"
+    # The owner may pick the period; it is one of the ranked ones.
+    yesterday = await dashboard(client, days=30, top="yesterday")
+    assert (yesterday["top_period"], ranked(yesterday)) == ("yesterday", [("/a", 2), ("/b", 1)])
+    wrong = await client.get(
+        "/api/dashboard/demo.local", params={"top": "decade"}, headers=bearer(ADMIN)
+    )
+    assert wrong.status_code == 400 and "period" in wrong.json()["detail"]
+
+
+async def test_the_exclusions_are_todays_and_say_so_whatever_the_range(
+    client: httpx.AsyncClient, store: Store, site: Site, clock: FakeClock
+) -> None:
+    await post_hit(client, "https://demo.local/a", ua="")  # a bot, on Wednesday
+    clock.advance(days=1)
+    await post_hit(client, "https://demo.local/a", ua="")
+    await post_hit(client, "https://demo.local/a", ua="")
+    await run_pass(store, clock.now())
+    for days in (1, 7, 90):
+        data = await dashboard(client, days=days)
+        excluded = data["excluded"]
+        assert isinstance(excluded, dict)
+        assert (data["excluded_period"], excluded["bot"]) == ("today", 2), days
+    # Both panels are labelled on the page by the periods the data names.
+    page = (await client.get("/dashboard/demo.local")).text
+    assert 'id="vs-top-period"' in page and 'id="vs-excluded-period"' in page
+    assert "Không tính hôm nay" not in page  # the heading no longer hard-codes it
 
 
 async def test_the_export_is_a_csv_download_of_the_range(

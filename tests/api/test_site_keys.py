@@ -5,22 +5,30 @@ the ``POST /api/hits`` batch, and the keys' life (made, listed, revoked) over th
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
+import secrets
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from api.app import create_app
 from counter import access
 from counter.access import KeyScope, issue_key
 from counter.clock import FakeClock
-from counter.record.replay import TICK_S
+from counter.record.recorder import Recorder
+from counter.record.replay import TICK_S, tick
+from counter.settings import Settings
 from counter.sites import Site, make_site
 from counter.storage.store import Store
 from tests.api.test_hit_api import store_calls
 from tests.helpers import BROWSER_A, BROWSER_B, GOOGLEBOT, post_hit
+from tests.servers import StoreProcess, own_store_process
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
 
@@ -357,3 +365,141 @@ async def test_admin_lists_the_sites(client: httpx.AsyncClient, store: Store, si
     assert [s["id"] for s in answer.json()["sites"]] == ["demo.local"]
     assert answer.json()["sites"][0]["public_dashboard"] is False
     assert (await client.get("/api/admin/sites")).status_code == 401
+
+
+# -- caps, outages and privacy, as for a browser's hit ------------------------------------------
+
+VISITOR_CAP = 30  # the default VISITOR_STATS_RATE_PER_VISITOR_PER_MIN
+
+
+async def excluded_today(store: Store, site: Site) -> dict[str, int]:
+    today = store.clock.now().astimezone(site.tz).date()
+    raw = await store.redis.hgetall(store.keys.site(site.id).excluded(today))
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def test_keyed_hits_obey_the_flood_caps_of_the_visitor_the_body_names(
+    client: httpx.AsyncClient, store: Store, site: Site, clock: FakeClock
+) -> None:
+    assert store.settings.rate_per_visitor_per_min == VISITOR_CAP
+    clock.set(clock.now().replace(second=0, microsecond=0))
+    key = await new_key(store)
+    # One visitor flooding, through the CMS: 40 hits in a minute, 30 count, all answered 200.
+    flood = [await post_keyed(client, key, server_hit(f"/p/{n % 5}")) for n in range(40)]
+    assert [a.status_code for a in flood] == [200] * 40
+    assert (await totals(store))["pageviews"] == VISITOR_CAP
+    assert await excluded_today(store, site) == {"rate_limited": 40 - VISITOR_CAP}
+    # The same in a batch, the next minute: the cap is the visitor's, whatever the route.
+    clock.advance(timedelta(minutes=1))
+    answer = await post_batch(client, key, [server_hit("/b")] * 40)
+    assert [r["status"] for r in answer.json()["results"]] == [200] * 40
+    assert (await totals(store))["pageviews"] == 2 * VISITOR_CAP
+    assert await excluded_today(store, site) == {"rate_limited": 2 * (40 - VISITOR_CAP)}
+    # Forty visitors behind one CMS server are forty visitors, not one over its cap.
+    clock.advance(timedelta(minutes=1))
+    many = [server_hit("/c", client_ip=f"198.51.100.{n + 1}") for n in range(40)]
+    answer = await post_batch(client, key, many)
+    assert [r["status"] for r in answer.json()["results"]] == [200] * 40
+    assert (await totals(store))["pageviews"] == 2 * VISITOR_CAP + 40
+
+
+def stored_bytes(values: Any) -> bytes:
+    if isinstance(values, bytes):
+        return values
+    if isinstance(values, dict):
+        return b"\0".join(stored_bytes(k) + b"\0" + stored_bytes(v) for k, v in values.items())
+    if isinstance(values, (list, tuple, set)):
+        return b"\0".join(stored_bytes(v) for v in values)
+    return str(values).encode()
+
+
+async def everything_stored(store: Store) -> bytes:
+    """Every key of this test and every value under it, as read back (not DUMP: its strings may
+    be LZF-compressed, and a compressed address would pass unseen)."""
+    redis = store.redis
+    found = []
+    async for name in redis.scan_iter(match=f"{store.settings.key_prefix}:*", count=1000):
+        kind = (await redis.type(name)).decode()
+        if kind == "string":
+            value: Any = await redis.get(name)
+        elif kind == "hash":
+            value = await redis.hgetall(name)
+        elif kind == "set":
+            value = await redis.smembers(name)
+        elif kind == "zset":
+            value = await redis.zrange(name, 0, -1, withscores=True)
+        elif kind == "list":
+            value = await redis.lrange(name, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(name)
+        else:
+            raise AssertionError(f"{name!r} is a {kind}: read it here too")
+        found.append(stored_bytes(name) + b"\0" + stored_bytes(value))
+    return b"\n".join(found)
+
+
+async def test_the_visitors_address_a_cms_sends_is_never_stored_only_its_hash(
+    client: httpx.AsyncClient, store: Store, site: Site
+) -> None:
+    """PRIVACY.md: no client address in any form that can be read back, in keys or values;
+    the address counts only through the day's keyed hash."""
+    key = await new_key(store)
+    v4, v6 = "198.51.100.237", "2001:db8:4:7::1d2"
+    assert (await post_keyed(client, key, server_hit(client_ip=v4))).status_code == 200
+    answer = await post_batch(
+        client, key, [server_hit("/b", client_ip=v6), server_hit("/c", client_ip=v4)]
+    )
+    assert [r["status"] for r in answer.json()["results"]] == [200, 200]
+    assert await totals(store) == {"pageviews": 3, "visits": 2}  # both were counted, by hash
+    stored = await everything_stored(store)
+    assert stored  # the test reads something
+    forms = [v4, v6, "2001:0db8:0004:0007:0000:0000:0000:01d2", "2001:db8:4:7:"]
+    for form in forms:
+        assert form.encode() not in stored, form
+    assert ipaddress.ip_address(v6).packed not in stored
+    # The CMS server's own address (the ASGI client) is no visitor, and not kept either.
+    assert b"203.0.113.7" not in stored
+
+
+@pytest.fixture
+async def store_away(
+    tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder, StoreProcess]]:
+    """The app on a store of this test's own, which the test may stop (as tests/faults does)."""
+    server = own_store_process(tmp_path / "store").start()
+    settings = Settings(
+        redis_url=server.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path / "var"
+    )
+    try:
+        app = create_app(settings, clock)
+        async with app.fastapi.router.lifespan_context(app.fastapi):
+            recorder: Recorder = app.fastapi.state.recorder
+            await recorder.store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://stats.test") as http:
+                yield http, recorder, server
+    finally:
+        server.stop()
+
+
+async def test_keyed_hits_while_the_store_is_away_are_spooled_202_and_counted_once_back(
+    store_away: tuple[httpx.AsyncClient, Recorder, StoreProcess],
+) -> None:
+    http, recorder, server = store_away
+    store = recorder.store
+    key = await new_key(store)
+    # The key was checked once while the store was up: the worker keeps it (seconds).
+    assert (await post_keyed(http, key, server_hit())).status_code == 200
+    server.stop()
+    one = await post_keyed(http, key, server_hit("/b", client_ip="198.51.100.238"))
+    assert (one.status_code, one.json()) == (202, {"accepted": True, "spooled": True})
+    batch = await post_batch(http, key, [server_hit(f"/c/{n}") for n in range(3)])
+    assert batch.status_code == 200
+    assert [r["status"] for r in batch.json()["results"]] == [202] * 3
+    assert recorder.spool is not None and recorder.spool.pending == 4
+    spooled = b"".join(p.read_bytes() for p in (store.settings.data_dir / "spool").glob("*"))
+    assert spooled and b"198.51.100" not in spooled and BROWSER_A.encode() not in spooled
+    server.start()  # same port, same AOF
+    await tick(recorder)
+    assert (await totals(store))["pageviews"] == 5
+    assert recorder.spool.pending == 0

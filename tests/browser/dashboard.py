@@ -9,9 +9,10 @@ python -m tests.browser.dashboard [docs/dashboard.png]
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,18 @@ def wait_rendered(page: Page, days: int) -> None:
         " && document.querySelector('#vs-chart')?.dataset.points === String(days)",
         arg=days,
     )
+
+
+def x_ticks(page: Page) -> list[tuple[date, str]]:
+    """The date axis's ticks as the chart drew them (dashboard.js notes uPlot's labels beside
+    its canvas): each tick's day and the first line of its label, hidden ticks left out."""
+    raw = page.locator("#vs-chart").get_attribute("data-x-ticks")
+    assert raw, "the chart noted no ticks"
+    return [
+        (datetime.fromtimestamp(ts, UTC).date(), label.split("\n")[0])
+        for ts, label in json.loads(raw)
+        if label
+    ]
 
 
 def main(out: Path) -> None:

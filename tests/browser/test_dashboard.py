@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.conftest import PORTAL, add_site
-from tests.browser.dashboard import PAGES, VISITORS_TODAY, seed, wait_rendered
+from tests.browser.dashboard import PAGES, VISITORS_TODAY, VN, seed, wait_rendered, x_ticks
 from tests.system.conftest import Service
 
 pytestmark = pytest.mark.system  # starts `visitor-stats serve` and Chromium
@@ -57,6 +58,23 @@ def test_the_dashboard_renders_the_figures_chart_top_pages_and_exclusions(
         row.split("\t") for row in page.locator("#vs-excluded tbody tr").all_inner_texts()
     )
     assert excluded["Bot, trình thu thập"] == "1"
+    # Each panel names its period: the top pages of the shortest period holding the 30 days
+    # (this month, this year, or all time across New Year), the exclusions of today.
+    today = datetime.now(VN).date()
+    first = today - timedelta(days=29)
+    holding = (
+        "Trong tháng"
+        if first.month == today.month
+        else "Trong năm"
+        if first.year == today.year
+        else "Tất cả"
+    )
+    assert page.locator("#vs-top-period").inner_text() == holding
+    assert page.locator("#vs-excluded-period").inner_text() == "Hôm nay"
+    # A Vietnamese page's date axis reads day/month: 3/12 is the third of December.
+    ticks = x_ticks(page)
+    assert len(ticks) >= 3, ticks
+    assert [label for _, label in ticks] == [f"{d.day}/{d.month}" for d, _ in ticks]
     assert not errors and not outside, (errors, outside)
 
 
@@ -70,6 +88,9 @@ def test_the_range_switch_redraws_the_chart_and_the_rows(
     wait_rendered(page, 7)
     assert rows_shown(page) == 7
     assert page.get_by_role("button", name="7 days").get_attribute("aria-pressed") == "true"
+    # An English page keeps uPlot's month/day.
+    ticks = x_ticks(page)
+    assert ticks and [label for _, label in ticks] == [f"{d.month}/{d.day}" for d, _ in ticks]
     page.get_by_role("button", name="90 days").click()
     wait_rendered(page, 90)
     assert rows_shown(page) == 90
