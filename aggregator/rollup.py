@@ -1,5 +1,9 @@
 """One aggregation pass: close finished days, prune presence, write every site's summary.
 
+With snapshots, a pass publishes its summaries only once the snapshot that covers them is on
+disk (issue 12): a loss right after can then take back nothing the boxes showed, beyond the
+hits the workers' journals bring back.
+
 Cost grows with the number of sites, not with hits: each phase is one pipelined round trip
 per chunk of sites. Every step is idempotent, so a second pass (or a second aggregator)
 changes nothing.
@@ -15,8 +19,9 @@ from typing import Any
 
 import orjson
 
-from aggregator.snapshot import RestoreReport, Snapshots
+from aggregator.snapshot import Fingerprint, RestoreReport, Snapshots
 from counter.figures.summary import (
+    HISTORY_ORDER,
     build_summary,
     parse_read_site,
     read_site_call,
@@ -31,6 +36,7 @@ from counter.storage.store import Store
 log = logging.getLogger("visitor_stats.aggregator")
 
 CHUNK = 250
+DURABLE_READS = 5  # per site, for its fingerprint: see _pass_over
 
 
 @dataclass
@@ -39,8 +45,8 @@ class PassReport:
     days_closed: int = 0
     mismatches: dict[str, int] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # What a snapshot must keep up with: totals, offsets and config, per site.
-    fingerprints: dict[str, bytes] = field(default_factory=dict)
+    # What a snapshot must keep up with, per site (aggregator/snapshot.py).
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
     restored: RestoreReport | None = None
     snapshots_written: int = 0
     pages_pruned: int = 0
@@ -84,7 +90,15 @@ async def run_pass(
     for chunk in _chunks(sites, CHUNK):
         await _pass_over(store, now, chunk, report, held)
     if snapshots is not None:
+        # Before publishing: a summary never shows what a loss could take back (a write that
+        # fails fails the pass, and the boxes keep what they showed).
         report.snapshots_written = await snapshots.write(sites, report.fingerprints)
+    summaries = list(report.summaries.items())
+    for start in range(0, len(summaries), CHUNK):
+        batch = store.batch()
+        for site_id, summary in summaries[start : start + CHUNK]:
+            batch.command("set", store.keys.site(site_id).summary, orjson.dumps(summary))
+        await batch.execute()
     return report
 
 
@@ -127,6 +141,16 @@ async def _pass_over(
         batch.script(store.scripts.read_site, keys=key_list, args=args)
     for site in sites:
         batch.command("hlen", store.keys.site(site.id).page_views)
+    for site in sites:
+        # What no journal replays, for the snapshot's fingerprint: the ledgers only grow, an
+        # import's pages and days are new fields (a changed one writes a ledger entry), and
+        # the site keys are few (a revocation rewrites one).
+        keys = store.keys.site(site.id)
+        batch.command("llen", keys.adjustments)
+        batch.command("llen", keys.page_adjustments)
+        batch.command("hlen", keys.page_imports)
+        batch.command("hlen", keys.imported_days)
+        batch.command("hvals", keys.access)
     top_sets = 0  # per site: each span's current and previous period, and all time
     for site in sites:
         # Most viewed: each top set keeps its TOP_KEEP highest pages (the hit script adds a
@@ -145,18 +169,19 @@ async def _pass_over(
         if closed:
             report.days_closed += 1
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
-    live = rest[: len(sites)]
-    reads = rest[len(sites) : 2 * len(sites)]
-    for site, pages in zip(sites, rest[2 * len(sites) : 3 * len(sites)], strict=True):
+    n = len(sites)
+    live = rest[:n]
+    reads = rest[n : 2 * n]
+    for site, pages in zip(sites, rest[2 * n : 3 * n], strict=True):
         if int(pages) > store.settings.max_pages_per_site:
             report.pages_pruned += await prune_pages(store, site.id)
-    titles_counted = rest[3 * len(sites) :][top_sets :: top_sets + 1]
+    durable = rest[3 * n : (3 + DURABLE_READS) * n]
+    titles_counted = rest[(3 + DURABLE_READS) * n :][top_sets :: top_sets + 1]
     for site, titles in zip(sites, titles_counted, strict=True):
         if int(titles) > TOP_KEEP * top_sets:
             report.titles_pruned += await prune_titles(store, site.id, periods[site.id])
 
-    batch = store.batch()
-    for site, raw, (_, _, bots) in zip(sites, reads, live, strict=True):
+    for index, (site, raw, (_, _, bots)) in enumerate(zip(sites, reads, live, strict=True)):
         figures = parse_read_site(raw, periods[site.id])
         figures.online_bots = int(bots)
         for measure, gap in reconciliation_gap(figures).items():
@@ -168,15 +193,25 @@ async def _pass_over(
                     measure,
                     gap,
                 )
-        report.fingerprints[site.id] = orjson.dumps(
-            [figures.totals, figures.offsets, site.model_dump(mode="json")]
+        ledgers, page_ledger, page_imports, imported_days, access = durable[
+            DURABLE_READS * index : DURABLE_READS * (index + 1)
+        ]
+        today = figures.days.index(periods[site.id].today)
+        report.fingerprints[site.id] = Fingerprint.of(
+            figures.totals,
+            [
+                site.model_dump(mode="json"),
+                figures.offsets,
+                [int(ledgers), int(page_ledger), int(page_imports), int(imported_days)],
+                sorted(text(record) for record in access),
+            ],
+            periods[site.id].today,
+            {m: figures.history_sums[m] - (figures.by_day[m][today] or 0) for m in HISTORY_ORDER},
         )
         if site.id in held:
             continue
-        summary = build_summary(site, periods[site.id], figures, now)
-        report.summaries[site.id] = summary
-        batch.command("set", store.keys.site(site.id).summary, orjson.dumps(summary))
-    await batch.execute()
+        # Published by run_pass, after the snapshot.
+        report.summaries[site.id] = build_summary(site, periods[site.id], figures, now)
 
 
 async def prune_pages(store: Store, site_id: str) -> int:

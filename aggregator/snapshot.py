@@ -2,8 +2,9 @@
 
 Every pass writes, for each site whose figures changed, a JSON file under
 ``<data dir>/snapshot/`` (written to a temporary file, fsynced, renamed: a crash leaves the old
-file or the new one, never half of one). Reading a site for its snapshot also moves the
-site's epoch marker in the store to the snapshot's generation, in the same script.
+file or the new one, never half of one), before the pass publishes its summaries (issue 12:
+nothing shown goes down). Reading a site for its snapshot also moves the site's epoch marker
+in the store to the snapshot's generation, in the same script.
 
 Before each pass the markers are compared with the snapshot:
 - the store has no registry epoch but a snapshot exists: the store lost its data (restarted
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import logging
 import math
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,51 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What one site's snapshot must keep up with, as a pass read it.
+
+    ``figures`` covers everything (hits included): when only it changed, the site is due
+    within ``snapshot_interval_s``, since the workers' journals bring back the hits a loss
+    takes meanwhile. No journal replays the rest, so a change there makes the site due in
+    this very pass: ``durable`` (the config, the offsets, the ledgers, the site keys, the
+    pages and days an import carried), and ``history``, the history rows before ``day``
+    (hits write today's row; an import sets past days). ``history`` counts only against a
+    mark of the same ``day``: at midnight today's row becomes a past one for every site, and
+    that is no reason to write them all in one pass.
+    """
+
+    figures: str
+    durable: str
+    day: str
+    history: str
+
+    @classmethod
+    def of(cls, totals: dict[str, int], durable: Any, day: date, history: Any) -> Fingerprint:
+        durable_digest, history_digest = _digest(durable), _digest(history)
+        return cls(
+            _digest([totals, durable_digest, history_digest]),
+            durable_digest,
+            day.isoformat(),
+            history_digest,
+        )
+
+    def mark(self) -> list[str]:
+        """What the manifest keeps of it: an aggregator that restarts still knows."""
+        return [self.durable, self.day, self.history]
+
+    def changed_since(self, mark: list[str]) -> bool:
+        """Whether what no journal replays changed since the snapshot of ``mark``."""
+        durable, day, history = mark
+        return durable != self.durable or (day == self.day and history != self.history)
+
+
 @dataclass
 class RestoreReport:
     registry_restored: bool = False
@@ -66,7 +114,7 @@ class Snapshots:
     def __init__(self, store: Store, directory: Path) -> None:
         self.store = store
         self.directory = directory
-        self._written: dict[str, bytes] = {}  # site -> the fingerprint last written
+        self._written: dict[str, str] = {}  # site -> the figures of the snapshot last written
         self._written_at: dict[str, float] = {}  # site -> when (clock, Unix s) it was written
         self._manifest: dict[str, Any] | None = None
 
@@ -171,22 +219,38 @@ class Snapshots:
         return report
 
     # -- write -----------------------------------------------------------------------------
-    async def write(self, sites: list[Site], fingerprints: dict[str, bytes]) -> int:
-        """Snapshot the sites whose fingerprint (their totals and config) changed.
+    async def write(self, sites: list[Site], fingerprints: dict[str, Fingerprint]) -> int:
+        """Snapshot the sites whose fingerprint changed; the pass publishes after this.
 
-        A snapshot re-reads the site's whole history and page views, so a changed site is
-        written at most every ``snapshot_interval_s``, and one pass writes only its share of
-        the sites (the longest unwritten first): on a busy network every site changes every
+        A site never written, or whose config, offsets, ledgers, keys or imports changed
+        (what the workers' journals cannot bring back), is written in this pass. A site whose
+        hits alone changed is written at most every ``snapshot_interval_s``, and one pass
+        writes only its share of those (the longest unwritten first): a snapshot re-reads the
+        site's whole history and page views, on a busy network every site gets hits every
         pass, and writing them all each time would cost more than the pass itself.
         """
         manifest = self.manifest() or {"epoch": await self._store_epoch_id(), "generation": 0}
+        marks: dict[str, list[str]] = dict(manifest.get("marks", {}))
+        # A manifest from before the marks: its sites were written, what changed is unknown.
+        written = set(self._written) | set(
+            marks if "marks" in manifest else manifest.get("sites", [])
+        )
         settings = self.store.settings
         now = self.store.clock.now().timestamp()
+        now_due = []
+        for s in sites:
+            fingerprint = fingerprints.get(s.id)
+            if s.id not in written or (
+                fingerprint is not None and s.id in marks and fingerprint.changed_since(marks[s.id])
+            ):
+                now_due.append(s)
+        urgent = {s.id for s in now_due}
         due = sorted(
             (
                 s
                 for s in sites
-                if self._written.get(s.id) != fingerprints.get(s.id)
+                if s.id not in urgent
+                and self._written.get(s.id) != _figures(fingerprints.get(s.id))
                 and now - self._written_at.get(s.id, -math.inf) >= settings.snapshot_interval_s
             ),
             key=lambda s: self._written_at.get(s.id, -math.inf),
@@ -194,7 +258,7 @@ class Snapshots:
         share = math.ceil(
             len(sites) * settings.aggregate_interval_s / max(settings.snapshot_interval_s, 1e-9)
         )
-        changed = due[: max(SNAPSHOTS_PER_PASS_AT_LEAST, share)]
+        changed = now_due + due[: max(SNAPSHOTS_PER_PASS_AT_LEAST, share)]
         registry_changed = sorted(s.id for s in sites) != manifest.get("sites")
         if not changed and not registry_changed:
             return 0
@@ -239,8 +303,11 @@ class Snapshots:
                 },
             }
             write_atomically(self._site_path(site.id), orjson.dumps(snapshot))
-            self._written[site.id] = fingerprints.get(site.id, b"")
+            fingerprint = fingerprints.get(site.id)
+            self._written[site.id] = _figures(fingerprint)
             self._written_at[site.id] = now
+            if fingerprint is not None:
+                marks[site.id] = fingerprint.mark()
         # On disk now: the workers' journals let go of what these snapshots hold.
         durable = self.store.batch()
         for site in changed:
@@ -250,6 +317,7 @@ class Snapshots:
             "epoch": manifest["epoch"],
             "generation": generation,
             "sites": sorted(s.id for s in sites),
+            "marks": {s.id: marks[s.id] for s in sites if s.id in marks},
         }
         await self.store.redis.hset(
             self.store.keys.epoch, mapping={"id": manifest["epoch"], "generation": generation}
@@ -268,3 +336,7 @@ class Snapshots:
         key = self.store.keys.epoch
         await self.store.redis.hsetnx(key, "id", secrets.token_hex(8))
         return text(await self.store.redis.hget(key, "id"))
+
+
+def _figures(fingerprint: Fingerprint | None) -> str:
+    return fingerprint.figures if fingerprint is not None else ""
