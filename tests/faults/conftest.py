@@ -16,7 +16,7 @@ from counter.clock import FakeClock
 from counter.record.recorder import Recorder
 from counter.settings import Settings
 from counter.sites import make_site
-from tests.servers import ValkeyProcess
+from tests.servers import StoreProcess, own_store_process
 
 
 @pytest.fixture
@@ -26,9 +26,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def own_store(tmp_path: Path) -> AsyncIterator[ValkeyProcess]:
-    """A server of this test alone, so the test may stop, freeze and restart it."""
-    server = ValkeyProcess(tmp_path / "valkey").start()
+async def own_store(tmp_path: Path) -> AsyncIterator[StoreProcess]:
+    """A server of this test alone, so the test may stop, freeze, flush and restart it: a
+    redis-server when the run is on one (``make test-redis``), the embedded Valkey otherwise."""
+    server = own_store_process(tmp_path / "store").start()
     try:
         yield server
     finally:
@@ -39,7 +40,7 @@ async def own_store(tmp_path: Path) -> AsyncIterator[ValkeyProcess]:
 
 @pytest.fixture
 async def app_client(
-    own_store: ValkeyProcess, data_dir: Path, clock: FakeClock
+    own_store: StoreProcess, data_dir: Path, clock: FakeClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
     settings = Settings(
         redis_url=own_store.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=data_dir

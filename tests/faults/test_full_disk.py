@@ -17,7 +17,7 @@ import pytest
 from counter.record.recorder import Recorder
 from counter.record.replay import tick
 from tests.faults.test_outage import counted, send
-from tests.servers import ValkeyProcess
+from tests.servers import StoreProcess
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def fill(directory: Path) -> Path:
 
 
 async def test_a_full_disk_refuses_hits_whole_and_loses_none_it_acknowledged(
-    own_store: ValkeyProcess,
+    own_store: StoreProcess,
     data_dir: Path,
     app_client: tuple[httpx.AsyncClient, Recorder],
 ) -> None:

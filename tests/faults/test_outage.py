@@ -7,11 +7,12 @@ import signal
 import subprocess
 
 import httpx
+import redis.asyncio
 
 from counter.record.recorder import Recorder
 from counter.record.replay import tick
 from tests.helpers import BROWSER_A
-from tests.servers import ValkeyProcess
+from tests.servers import StoreProcess
 
 
 async def send(http: httpx.AsyncClient, n: int, url: str | None = None) -> httpx.Response:
@@ -32,7 +33,7 @@ async def counted(recorder: Recorder) -> int:
 
 
 async def test_hits_while_the_store_is_down_are_spooled_and_counted_once_it_is_back(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
+    own_store: StoreProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
     http, recorder = app_client
     assert [(await send(http, n)).status_code for n in range(3)] == [200] * 3
@@ -64,7 +65,7 @@ async def test_hits_while_the_store_is_down_are_spooled_and_counted_once_it_is_b
 
 
 async def test_a_replay_repeated_after_a_crash_counts_nothing_twice(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
+    own_store: StoreProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
     http, recorder = app_client
     own_store.stop()
@@ -83,7 +84,7 @@ async def test_a_replay_repeated_after_a_crash_counts_nothing_twice(
 
 
 async def test_stats_keep_answering_stale_while_the_store_is_frozen(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
+    own_store: StoreProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
     http, recorder = app_client
     await send(http, 1)
@@ -105,7 +106,7 @@ async def test_stats_keep_answering_stale_while_the_store_is_frozen(
 
 
 async def test_the_spool_keeps_only_the_path_that_would_be_stored(
-    own_store: ValkeyProcess, app_client: tuple[httpx.AsyncClient, Recorder]
+    own_store: StoreProcess, app_client: tuple[httpx.AsyncClient, Recorder]
 ) -> None:
     http, recorder = app_client
     await send(http, 1)  # the site's config is now known to this process
@@ -120,3 +121,19 @@ async def test_the_spool_keeps_only_the_path_that_would_be_stored(
     own_store.start()
     await tick(recorder)
     assert await counted(recorder) == 2
+
+
+async def test_the_owned_store_is_the_server_the_run_is_on(
+    own_store: StoreProcess, redis_url: str
+) -> None:
+    """Under scripts/with-redis the fault tests kill and flush a redis-server too, not Valkey."""
+
+    async def server_of(url: str) -> tuple[object, object]:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            info = await client.info("server")
+        finally:
+            await client.aclose()
+        return info.get("server_name", "redis"), str(info["redis_version"]).split(".")[0]
+
+    assert await server_of(own_store.url) == await server_of(redis_url)
