@@ -43,3 +43,31 @@ def box_numbers(
             for period in CURRENT:
                 box[period] += delta
     return box
+
+
+class Shown:
+    """Each site's figures a process answered last, so that no hit's box shows less than the
+    one before it while both come from one summary. A loss of the store resets today's live
+    counts to the few hits since; until the aggregator's next summary, answers would fall back
+    to the last summary and lose the hits it did not hold yet. A new summary (or a new local
+    day) is the aggregator's word, and the floor starts again from it: an audited lowering of
+    all time (``sites adjust``) shows with that summary."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[tuple[object, str], dict[str, int]]] = {}
+
+    def floor(
+        self, site_id: str, summary: dict[str, Any] | None, today: str, box: dict[str, int]
+    ) -> dict[str, int]:
+        mark = (summary.get("updated_at") if summary is not None else None, today)
+        last = self._last.get(site_id)
+        if last is not None and last[0] == mark:
+            before = last[1]
+            for period in CURRENT:
+                if before[period] > box[period]:
+                    box[period] = before[period]
+        figures = {}
+        for period in CURRENT:
+            figures[period] = box[period]
+        self._last[site_id] = (mark, figures)
+        return box

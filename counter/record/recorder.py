@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from counter.errors import InvalidInput, OriginRejected, StoreUnavailable, UnknownSite
 from counter.periods import local_date
-from counter.record.answer import box_numbers, decode
+from counter.record.answer import Shown, box_numbers, decode
 from counter.record.breaker import Outage
 from counter.record.hit import Event, Hit
 from counter.record.journal import Journal
@@ -104,6 +104,7 @@ class Recorder:
         # Each site's last summary a hit saw: its box while the store has none (lost, not yet
         # restored), so the figures a page shows never drop to the few hits since the loss.
         self._summaries: dict[str, dict[str, Any]] = {}
+        self._shown = Shown()  # and no answer below the one before it, under one summary
 
     def observe(self, site: str | None, outcome: str) -> None:
         if self._on_outcome is not None:
@@ -259,7 +260,12 @@ class Recorder:
         summary = self._summary(site, raw)
         online = int(summary["online"]) if summary else 0
         page_views = int(views[0] or 0) if views else 0
-        box = box_numbers(summary, site.measure.value, minute.today, page_views, online)
+        box = self._shown.floor(
+            site.id,
+            summary,
+            minute.today,
+            box_numbers(summary, site.measure.value, minute.today, page_views, online),
+        )
         return HitResult(False, reason, box)
 
     def _summary(self, site: Site, raw: bytes | str | None) -> dict[str, Any] | None:
@@ -309,7 +315,12 @@ class Recorder:
         summary = self._summary(site, raw_summary)
         measure = site.measure.value
         if reason:
-            box = box_numbers(summary, measure, shared.today, int(page_views), int(online))
+            box = self._shown.floor(
+                site.id,
+                summary,
+                shared.today,
+                box_numbers(summary, measure, shared.today, int(page_views), int(online)),
+            )
             if text(reason) == "duplicate":
                 # Counted before: by the first attempt of this very request, or a replay repeated.
                 return HitResult(True, None, box, duplicate=True)
@@ -319,5 +330,10 @@ class Recorder:
             live = {"pageviews": int(pageviews_today), "visits": int(visits_today)}
             if self.journal is not None:  # before the answer: what is acknowledged is kept
                 self.journal.keep(site.id, raw[7], replace(p, url=path).to_line(identity))
-        box = box_numbers(summary, measure, shared.today, int(page_views), int(online), live)
+        box = self._shown.floor(
+            site.id,
+            summary,
+            shared.today,
+            box_numbers(summary, measure, shared.today, int(page_views), int(online), live),
+        )
         return HitResult(True, None, box)

@@ -3,9 +3,12 @@ its hits are neither refused nor lost, and no figure it has shown drops before t
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from aggregator.rollup import run_pass
@@ -13,16 +16,36 @@ from aggregator.snapshot import Snapshots
 from counter.access import KeyRing, KeyScope, issue_key
 from counter.clock import FakeClock
 from counter.errors import UnknownSite
+from counter.figures.adjustments import adjust_total
 from counter.figures.pages import carry_pages, list_page_adjustments, set_pages
 from counter.figures.stats import StatsReader
 from counter.record.journal import Journal
 from counter.record.recorder import Recorder
 from counter.record.replay import replay_spool
 from counter.record.spool import Spool
-from counter.sites import Site
+from counter.replies import text
+from counter.settings import Settings
+from counter.sites import Site, make_site
+from counter.storage.connection import connect
 from counter.storage.store import Store
 from tests.aggregator.test_snapshot import wipe
 from tests.helpers import hit
+from tests.servers import StoreProcess
+
+
+@pytest.fixture
+async def alone(own_store: StoreProcess, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on a server of this test alone, with the production snapshot interval (30 s),
+    so the test may FLUSHALL it as an operator would."""
+    settings = Settings(
+        redis_url=own_store.url, key_prefix=f"t{secrets.token_hex(6)}", data_dir=tmp_path / "var"
+    )
+    store = Store(connect(settings, own_store.url), settings, clock)
+    await store.registry.put(make_site(id="demo.local", domains=["demo.local"]))
+    try:
+        yield store
+    finally:
+        await store.aclose()
 
 
 async def test_hits_and_reads_between_a_loss_and_the_restore_keep_every_figure(
@@ -47,9 +70,9 @@ async def test_hits_and_reads_between_a_loss_and_the_restore_keep_every_figure(
     clock.advance(seconds=10)  # past the worker's copy of the site's config
     after = [await hit(recorder, ip=f"203.0.113.{n}") for n in range(3)]
     assert all(r.counted for r in after)  # not 404 "unknown site": the store lost it, not us
-    # The box keeps the last summary this worker's hits answered with (the first pass's, 5),
-    # not the three hits since the loss.
-    assert [r.box["total"] for r in after] == [5, 5, 5]
+    # The box never shows less than this worker's last answer (6, on the first pass's
+    # summary), though that summary says 5 and the store holds only the three hits since.
+    assert [r.box["total"] for r in after] == [6, 6, 6]
     read = await reader.read(site.id)
     assert (read["total"], read["stale"]) == (6, True)
     # The pass that restores publishes nothing for the site (the workers' journals bring back
@@ -173,3 +196,77 @@ async def test_a_flush_just_before_a_pass_writes_the_epoch_still_brings_the_regi
     assert await store.registry.ids() == [site.id]
     again = await run_pass(store, clock.now(), snapshots=snapshots)
     assert again.summaries[site.id]["total"] == 1
+
+
+async def test_an_adjustment_made_seconds_before_a_flushall_is_back_after_the_restore(
+    alone: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    store = alone
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    await hit(Recorder(store))
+    await run_pass(store, clock.now(), snapshots=snapshots)  # the site's snapshot: 1
+    clock.advance(seconds=5)
+    await adjust_total(store, "demo.local", 48_812_107, "the old counter's figure")
+    clock.advance(seconds=5)  # the next pass, well within the snapshot interval
+    shown = (await run_pass(store, clock.now(), snapshots=snapshots)).summaries["demo.local"]
+    assert shown["total"] == 48_812_107
+    # No worker's journal can bring an adjustment back: the snapshot must hold it already.
+    await store.redis.flushall()
+    restoring = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert restoring.restored is not None and restoring.restored.sites_added == ["demo.local"]
+    after = (await run_pass(store, clock.now(), snapshots=snapshots)).summaries["demo.local"]
+    assert after["total"] == 48_812_107
+    assert len(await store.redis.lrange(store.keys.site("demo.local").adjustments, 0, -1)) == 1
+
+
+async def test_sites_added_since_the_last_pass_are_back_after_a_flushall_after_one_pass(
+    alone: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    store = alone
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    recorder = Recorder(store)
+    await hit(recorder)
+    await run_pass(store, clock.now(), snapshots=snapshots)
+    clock.advance(seconds=5)
+    # More new sites than one pass's share of snapshots: each is written in its first pass.
+    added = [f"s{n}.vn" for n in range(30)]
+    for n, site_id in enumerate(added):
+        await store.registry.put(make_site(id=site_id, domains=[site_id]))
+        for k in range(n % 3 + 1):
+            await hit(recorder, site=site_id, origin=f"https://{site_id}", ip=f"198.51.100.{k}")
+    first = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert {first.summaries[s]["total"] for s in added} == {1, 2, 3}
+    await store.redis.flushall()
+    await run_pass(store, clock.now(), snapshots=snapshots)  # restores
+    assert await store.registry.ids() == sorted(["demo.local", *added])
+    after = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert {s: after.summaries[s]["total"] for s in added} == {
+        s: n % 3 + 1 for n, s in enumerate(added)
+    }
+    assert after.summaries["demo.local"]["total"] == 1
+
+
+async def test_a_pass_whose_snapshot_cannot_be_written_publishes_no_summary(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, tmp_path: Path
+) -> None:
+    async def shown() -> Any:
+        return orjson.loads(text(await store.redis.get(store.keys.site(site.id).summary)))["total"]
+
+    await hit(recorder)
+    await run_pass(store, clock.now())  # no snapshots: published as before
+    assert await shown() == 1
+    await adjust_total(store, site.id, 1000, "the old counter's figure")
+    await hit(recorder, ip="203.0.113.9")
+    blocked = tmp_path / "snapshot"
+    blocked.write_bytes(b"")  # a file where the directory should be: the write fails
+    with pytest.raises(NotADirectoryError):
+        await run_pass(store, clock.now(), snapshots=Snapshots(store, blocked))
+    # What a loss now would take back was never shown: the box still says 1.
+    assert await shown() == 1
+    snapshots = Snapshots(store, tmp_path / "fixed")
+    published = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert published.summaries[site.id]["total"] == 1001
+    on_disk = snapshots.site_snapshot(site.id)
+    assert on_disk is not None
+    measure = site.measure.value
+    assert on_disk["totals"][measure] + on_disk["offsets"][measure] == 1001
