@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,27 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
         length=max(total, 1), label=label, file=sys.stderr, hidden=total < BAR_FROM
     ) as bar:
         yield bar.update
+
+
+@contextmanager
+def _reading(label: str) -> Iterator[Callable[[int], None]]:
+    """Rows or keys read from the source so far, on stderr and on a terminal only, as the
+    bars are (stdout keeps the plan, JSON stays clean)."""
+    seen = 0
+
+    def heard(count: int) -> None:
+        nonlocal seen
+        seen += count
+        typer.echo(f"\r{label}: {seen:,}", err=True, nl=False)
+
+    if not sys.stderr.isatty():
+        yield lambda _count: None
+        return
+    try:
+        yield heard
+    finally:
+        if seen:
+            typer.echo(err=True)
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -116,7 +138,8 @@ def import_command(
             path_style=path_style,
         )
         try:
-            carry = read_carry(format, options)
+            with _reading("reading rows and keys") as progress:
+                carry = read_carry(format, dataclasses.replace(options, progress=progress))
         except SourceUnreadable as exc:
             raise _unreadable(exc) from None
         planned = await carryover.plan(store, config.id, carry)

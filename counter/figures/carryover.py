@@ -11,7 +11,11 @@ second run changes nothing, and nothing counted here meanwhile is lost or double
 - a day the store counted itself (or another source set) is kept as it is, and the old
   counter's figure for it leaves its all time too, so the day is not counted twice;
 - today and later are never history (not over yet); the old counter's count of them stays in
-  its all time, which the offset carries.
+  its all time, which the offset carries;
+- the all time never drops (issue 14: only through the ledger, as `sites adjust` lowers it):
+  an old counter that now shows less than it did when last carried (a database restored from
+  an older backup), or days set lower, leave the all time where it was; the offset it carries
+  is raised by what would be lost, never below zero (:attr:`Plan.held`), and the plan says so.
 
 An old counter that keeps whole periods (NukeViet's year/2026, month/Nov) carries each one's
 figure beyond the days it brought into that period's field of the offsets hash
@@ -25,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import orjson
 
 from counter.figures.adjustments import carry_totals
 from counter.figures.imports import DayRow, import_rows
@@ -81,6 +87,7 @@ class Plan:
     carried: dict[Measure, int]  # the all time beyond the days, per measure
     before: dict[Measure, int]  # all time now (counted + offset), per measure
     periods: dict[str, int] = field(default_factory=dict)  # period offset field -> beyond days
+    held: dict[Measure, int] = field(default_factory=dict)  # added to carried: no drop, per measure
 
     def describe(self) -> list[str]:
         c = self.carry
@@ -105,6 +112,19 @@ class Plan:
                     f"  all time {measure.value}: old counter {c.totals.get(measure, 0):,}, "
                     f"now {self.before[measure]:,}"
                 )
+        if c.totals is not None or self.held:
+            carried = ", ".join(f"{self.carried[m]:,} {m.value}" for m in MEASURES)
+            lines.append(
+                f"  carried beyond its days: {carried} (never negative: an import never lowers "
+                "the all time)"
+            )
+        for measure, count in self.held.items():
+            lines.append(
+                f"  all time {measure.value}: would drop by {count:,} (the old counter shows less "
+                f"than was carried from it, or its days are lower): kept at "
+                f"{self.before[measure]:,}, as an import never lowers the all time; "
+                "`sites adjust` lowers it, on the record"
+            )
         for period in c.periods:
             shown = self.site.measure
             beyond = self.periods[period_offset(shown.value, period.span, period.start)]
@@ -127,7 +147,8 @@ async def plan(store: Store, site_id: str, carry: Carry) -> Plan:
         pipe.hgetall(keys.imported_days)
         pipe.hgetall(keys.totals)
         pipe.hgetall(keys.offsets)
-        counted_days, imported, totals, offsets = await pipe.execute()
+        pipe.lrange(keys.adjustments, 0, -1)
+        counted_days, imported, totals, offsets, ledger = await pipe.execute()
     counted = {d.decode() for d in counted_days}
     ours = {k.decode(): v.decode() for k, v in imported.items()}
     before = {
@@ -179,7 +200,44 @@ async def plan(store: Store, site_id: str, carry: Carry) -> Plan:
         for p in carry.periods
         for m in MEASURES
     }
-    return Plan(site, carry, days, kept, later, carried, before, periods)
+    held = await _no_drop(store, site, carry.source, days, ledger, carried)
+    return Plan(site, carry, days, kept, later, carried, before, periods, held)
+
+
+async def _no_drop(
+    store: Store,
+    site: Site,
+    source: str,
+    days: list[DayRow],
+    ledger: list[bytes],
+    carried: dict[Measure, int],
+) -> dict[Measure, int]:
+    """Raise ``carried`` (in place) so that writing the plan leaves each measure's all time at
+    least where it is; returns what was added. The all time moves by each day set (its new row
+    minus the one it replaces, import_day.lua) and by ``carried`` minus what this source's last
+    ledger entry carried (carry_totals.lua reads the same entry)."""
+    previous: dict[str, Any] = {}
+    for raw in reversed(ledger):
+        entry = orjson.loads(raw)
+        if entry.get("source") == source and isinstance(entry.get("carried"), dict):
+            previous = entry["carried"]
+            break
+    moved = {m: carried[m] - int(previous.get(m.value, 0)) for m in MEASURES}
+    if days:
+        keys = store.keys.site(site.id)
+        dates = [row.day.isoformat() for row in days]
+        async with store.redis.pipeline(transaction=False) as pipe:
+            for key in (keys.pageviews_by_day, keys.visits_by_day, keys.visitors_by_day):
+                pipe.hmget(key, dates)
+            old_pageviews, old_visits, old_visitors = await pipe.execute()
+        for row, pv, vi, vr in zip(days, old_pageviews, old_visits, old_visitors, strict=True):
+            moved[Measure.pageviews] += row.pageviews - int(pv or 0)
+            moved[Measure.visits] += row.visits - int(vi or 0)
+            moved[Measure.visitors] += row.visitors - int(vr or 0)
+    held = {m: -moved[m] for m in MEASURES if moved[m] < 0}
+    for measure, count in held.items():
+        carried[measure] += count
+    return held
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +253,9 @@ async def apply(
 ) -> Outcome:
     """Write ``planned``: the days, the pages, then the offsets and the ledger entry.
 
-    The days move the totals first (import_day.lua), the offsets then carry the rest: every
-    step only raises the all-time figure or leaves it, unless the old counter itself went down
-    (which the ledger entry then shows)."""
+    The days move the totals first (import_day.lua), the offsets then carry the rest, raised by
+    the plan where the days or the old counter went down (:attr:`Plan.held`): once written,
+    the all-time figure is where it was or higher."""
     site, carry = planned.site, planned.carry
     source = carry.source
     days_changed = await import_rows(

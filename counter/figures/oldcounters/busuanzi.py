@@ -70,7 +70,7 @@ def read(options: Options) -> Carry:
     if options.hash not in ("md516", "md532"):
         raise SourceUnreadable("--hash must be md516 or md532 (busuanzi's Bsz.Encrypt)")
     urls = sitemap_urls(options.sitemap) if options.sitemap else []
-    with redis_source(options.source) as src:
+    with redis_source(options.source, options.progress) as src:
         found = [(h, *_read_host(src, options, h)) for h in hosts(options)]
         read_from = src.location.label
     found = [f for f in found if f[1] or f[2] or f[3]]

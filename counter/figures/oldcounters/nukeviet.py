@@ -52,7 +52,7 @@ def read(options: Options) -> Carry:
     pattern = options.url_pattern or DEFAULT_URL_PATTERN
     article_url(pattern, lang="vi", module="news", cat="c", alias="a", id=1)
     tz = options.site.tz
-    with mysql(options.source) as db:
+    with mysql(options.source, options.progress) as db:
         db.require(counter, f"NukeViet's counter; is --table-prefix {prefix!r} right?")
         found = {
             (str(t), str(v)): int(c)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,6 +28,9 @@ class Options:
     key_prefix: str = "bsz"  # busuanzi-redis: its Redis.Prefix
     hash: str = "md516"  # busuanzi-redis: its Bsz.Encrypt (MD516 or MD532)
     path_style: bool = True  # busuanzi-redis: its Bsz.PathStyle (false: "host&path")
+    # Hears how many rows (SQL, fetched in chunks) or keys (a SCAN batch) each read brought,
+    # for the command line's progress on stderr.
+    progress: Callable[[int], None] | None = None
 
 
 def fill(known: dict[Measure, int], shown: Measure) -> dict[Measure, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +17,16 @@ from urllib.parse import unquote, urlsplit
 import pymysql
 import pymysql.cursors
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from counter.errors import VisitorStatsError
 
 CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_S = 300
+CHUNK_ROWS = 1000  # rows fetched at once from an unbuffered cursor; progress hears each chunk
+_SCANS = frozenset({"SCAN", "ZSCAN", "SSCAN", "HSCAN"})
+
+Progress = Callable[[int], None]  # hears how many rows or keys each read brought
 _PREFIX = re.compile(r"[A-Za-z0-9_]{0,64}")
 
 
@@ -111,12 +115,19 @@ def _mysql_reason(exc: pymysql.MySQLError) -> str:
 class Database:
     """One read-only session on the old CMS database."""
 
-    def __init__(self, location: Location, connection: Any) -> None:
+    def __init__(
+        self, location: Location, connection: Any, progress: Progress | None = None
+    ) -> None:
         self.location = location
         self._connection = connection
+        self._progress = progress
+
+    def _read(self, count: int) -> None:
+        if self._progress is not None and count:
+            self._progress(count)
 
     def tables(self) -> set[str]:
-        return {row[0] for row in self.rows("SHOW TABLES")}
+        return {row[0] for row in self._fetch("SHOW TABLES")}
 
     def require(self, table: str, hint: str) -> None:
         """Fail with the tables that look alike when ``table`` is not there (a wrong prefix)."""
@@ -129,25 +140,34 @@ class Database:
         raise SourceUnreadable(f"table {table!r} not found in {self.location.label} ({hint}){seen}")
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        found = self._fetch(sql, args)
+        self._read(len(found))
+        return found
+
+    def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._connection.cursor() as cursor:
                 cursor.execute(sql, args)
-                return list(cursor.fetchall())
+                found = list(cursor.fetchall())
         except pymysql.MySQLError as exc:
             raise SourceUnreadable(f"{self.location.label}: {_mysql_reason(exc)}") from None
+        return found
 
     def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """Rows one at a time (an unbuffered cursor), for tables of a row per visit."""
+        """Rows one at a time (an unbuffered cursor, fetched ``CHUNK_ROWS`` at once), for
+        tables of a row per visit."""
         try:
             with self._connection.cursor(pymysql.cursors.SSCursor) as cursor:
                 cursor.execute(sql, args)
-                yield from cursor
+                while chunk := cursor.fetchmany(CHUNK_ROWS):
+                    self._read(len(chunk))
+                    yield from chunk
         except pymysql.MySQLError as exc:
             raise SourceUnreadable(f"{self.location.label}: {_mysql_reason(exc)}") from None
 
 
 @contextmanager
-def mysql(url: str) -> Iterator[Database]:
+def mysql(url: str, progress: Progress | None = None) -> Iterator[Database]:
     location = locate(url, ("mysql", "mariadb"), 3306)
     if not location.database:
         raise SourceUnreadable("the mysql:// URL needs a database: mysql://user:pass@host/db")
@@ -166,7 +186,7 @@ def mysql(url: str) -> Iterator[Database]:
     except pymysql.MySQLError as exc:
         raise SourceUnreadable(f"{location.label}: {_mysql_reason(exc)}") from None
     try:
-        yield Database(location, connection)
+        yield Database(location, connection, progress)
     finally:
         connection.close()
 
@@ -174,31 +194,45 @@ def mysql(url: str) -> Iterator[Database]:
 class RedisSource:
     """The old counter's Redis, read with plain commands (GET, ZSCAN, SSCAN, PFCOUNT)."""
 
-    def __init__(self, location: Location, client: redis.Redis) -> None:
+    def __init__(
+        self, location: Location, client: redis.Redis, progress: Progress | None = None
+    ) -> None:
         self.location = location
         self.client = client
+        self._progress = progress
 
     def call(self, command: str, *args: Any) -> Any:
+        """One command; a SCAN-family batch is told to ``progress`` (how many it brought)."""
         try:
-            return self.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
+            answer = self.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
         except RedisError as exc:
             raise SourceUnreadable(f"{self.location.label}: {exc}") from None
+        if self._progress is not None and command.upper() in _SCANS and answer[1]:
+            self._progress(len(answer[1]))
+        return answer
 
 
 @contextmanager
-def redis_source(url: str) -> Iterator[RedisSource]:
+def redis_source(url: str, progress: Progress | None = None) -> Iterator[RedisSource]:
     location = locate(url, ("redis", "rediss"), 6379)
     try:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=READ_TIMEOUT_S
         )
         client.ping()
-    except RedisError as exc:
-        reason = "access denied" if "auth" in str(exc).lower() else str(exc)
+    except AuthenticationError:
+        # WRONGPASS or NOAUTH; as the MySQL sources say it, and never the password itself.
+        reason = (
+            "access denied: wrong user or password"
+            if location.password
+            else "access denied: the server wants a password (redis://:PASSWORD@host:port/db)"
+        )
         raise SourceUnreadable(f"{location.label}: {reason}") from None
+    except RedisError as exc:
+        raise SourceUnreadable(f"{location.label}: {exc}") from None
     except ValueError as exc:
         raise SourceUnreadable(f"source is not a valid redis:// URL: {exc}") from None
     try:
-        yield RedisSource(location, client)
+        yield RedisSource(location, client, progress)
     finally:
         client.close()

@@ -33,7 +33,7 @@ def _paths(src: RedisSource, host: str) -> set[str]:
 
 
 def read(options: Options) -> Carry:
-    with redis_source(options.source) as src:
+    with redis_source(options.source, options.progress) as src:
         found = []
         for host in hosts(options):
             pv = int(src.call("GET", f"pv:site:{host}") or 0)

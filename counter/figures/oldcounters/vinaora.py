@@ -55,7 +55,7 @@ def read(options: Options) -> Carry:
         raise SourceUnreadable("--initial-value must be between 0 and 10^12")
     tz = options.site.tz
     per_day: dict[date, int] = {}
-    with mysql(options.source) as db:
+    with mysql(options.source, options.progress) as db:
         version = _version(db, prefix, options.version)
         table = prefix + TABLES[version]
         if version == "1.x":

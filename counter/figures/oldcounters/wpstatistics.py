@@ -32,7 +32,7 @@ def read(options: Options) -> Carry:
     views: dict[date, int] = {}
     visitors: dict[date, int] = {}
     notes = []
-    with mysql(options.source) as db:
+    with mysql(options.source, options.progress) as db:
         tables = db.tables()
         known = {t.removeprefix(prefix) for t in tables if t.startswith(prefix)}
         if not known & {"summary_totals", "visitor", "visit"}:
@@ -81,13 +81,16 @@ def read(options: Options) -> Carry:
     for day in sorted(set(views) | set(visitors)):
         if not isinstance(day, date):
             continue
-        people = visitors.get(day, 0)
-        known_counts = {Measure.pageviews: views.get(day, 0), Measure.visitors: people}
-        known_counts[Measure.visits] = people
+        known_counts = {Measure.pageviews: views.get(day, 0)}
+        if day in visitors:
+            # A day of ``visit`` views without visitor rows (they were purged, or its "record
+            # visitors" option was off) keeps its visitors unknown, so it shows its views.
+            known_counts[Measure.visitors] = known_counts[Measure.visits] = visitors[day]
         days.append(day_row(day, known_counts, SHOWN))
+    # Its days as they are carried (a day without visitor rows included), plus what it purged.
     totals = {
-        Measure.pageviews: sum(views.values()) + purged[Measure.pageviews],
-        Measure.visitors: sum(visitors.values()) + purged[Measure.visitors],
+        Measure.pageviews: sum(row.pageviews for row in days) + purged[Measure.pageviews],
+        Measure.visitors: sum(row.visitors for row in days) + purged[Measure.visitors],
     }
     totals[Measure.visits] = totals[Measure.visitors]
     notes.insert(

@@ -5,16 +5,18 @@ and asked about, exit code 2 with nothing written for a source that cannot be re
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from typer.testing import CliRunner, Result
 
 from api.cli import app
 from counter.settings import Settings
 from tests.counter.figures.mariadb import MariaDB
 from tests.counter.figures.test_oldcounters import load_nukeviet
-from tests.servers import free_port
+from tests.servers import ValkeyProcess, free_port
 
 SITE = "cong.example.vn"
 
@@ -97,6 +99,46 @@ def test_a_source_that_cannot_be_read_exits_2_and_writes_nothing(
     assert "Zq-bad-77" not in result.output
     assert ledger(cli) == []
     assert total(cli)["total"] == 0
+
+
+@pytest.fixture
+def guarded_redis(tmp_path: Path) -> Iterator[ValkeyProcess]:
+    """An old counter's Redis of this test's own, behind a password (requirepass), its
+    vercount keys loaded."""
+    server = ValkeyProcess(tmp_path / "old-redis").start()
+    try:
+        with redis.Redis(port=server.port) as client:
+            client.set(f"pv:site:{SITE}", 9000)
+            client.set(f"pv:page:{SITE}:/posts/a/", 321)
+            client.config_set("requirepass", "Right-pass-31")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("fmt", ["vercount", "busuanzi-redis"])
+@pytest.mark.parametrize("password", ["Wr0ng-pass-88", None])
+def test_a_redis_source_refusing_the_password_exits_2_and_writes_nothing(
+    cli: CliRunner, guarded_redis: ValkeyProcess, fmt: str, password: str | None
+) -> None:
+    auth = f":{password}@" if password else ""
+    source = f"redis://{auth}127.0.0.1:{guarded_redis.port}/0"
+    result = run(cli, "import", fmt, SITE, source, "--yes")
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    reason = "wrong user or password" if password else "the server wants a password"
+    assert f"redis://127.0.0.1:{guarded_redis.port}/0: access denied: {reason}" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert "Wr0ng-pass-88" not in result.output
+    assert ledger(cli) == []
+    assert total(cli)["total"] == 0
+    # The right password reads it: the refusal was the password's, not the server's.
+    if fmt == "vercount" and password:
+        right = source.replace(password, "Right-pass-31")
+        assert run(cli, "import", fmt, SITE, right, "--yes").exit_code == 0
+        pageviews = total(cli)["pageviews"]
+        assert isinstance(pageviews, dict) and pageviews["total"] == 9000
 
 
 def test_the_old_form_imports_a_daily_csv_without_asking(cli: CliRunner, tmp_path: Path) -> None:

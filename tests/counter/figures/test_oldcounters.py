@@ -6,6 +6,7 @@ them), with the CMS's table prefix filled in."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import redis.asyncio
 
@@ -25,7 +27,7 @@ from counter.figures.history import read_history
 from counter.figures.oldcounters import Options, SourceUnreadable, read_carry
 from counter.figures.stats import read_stats
 from counter.record.recorder import Recorder
-from counter.sites import Site
+from counter.sites import Measure, Site
 from counter.storage.store import Store
 from tests.counter.figures.mariadb import MariaDB
 from tests.helpers import BROWSER_B, hit
@@ -212,6 +214,25 @@ async def test_nukeviet_keeps_the_box_the_month_and_every_articles_views(
         assert await list_adjustments(store, "demo.local") == ledger
         again = await read_stats(store, "demo.local", ARTICLE)
         assert again["page_views"] == 2639 and again["total"] == 48_812_108
+
+
+async def test_a_list_page_reads_each_articles_carried_views(
+    store: Store, site: Site, mariadb: MariaDB, client: httpx.AsyncClient
+) -> None:
+    second = "/vi/news/tin-tuc/le-be-mac-9.html"
+    with mariadb.database() as (name, connection):
+        load_nukeviet(connection)
+        execute(
+            connection,
+            "INSERT INTO nv4_vi_news_rows (id, catid, title, alias, hometext, hitstotal) VALUES "
+            "(9, 2, 'Lễ bế mạc', 'le-be-mac', '', 15)",
+        )
+        mariadb.grant(name)
+        await carry_in(store, site, "nukeviet", mariadb.url(name))
+    urls = [f"https://demo.local{ARTICLE}", second, "/vi/news/tin-tuc/chua-ai-doc-8.html"]
+    answer = await client.get("/api/stats/pages", params={"site": site.id, "url": urls})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["page_views"] == dict(zip(urls, [2638, 15, 0], strict=True))
 
 
 async def test_nukeviet_years_and_months_show_as_it_counted_them_after_the_switch(
@@ -462,6 +483,53 @@ async def test_wp_statistics_days_purged_totals_and_pages(
     assert set(days) == {"2026-11-20", "2026-11-21", "2026-11-24"}
 
 
+# wp-statistics/wp-statistics includes/class-wp-statistics-install.php (before 14.12, when views
+# per day were kept here and summary_totals did not exist), DB::table('visit') = wp_statistics_visit
+WP_VISIT = """CREATE TABLE wp_statistics_visit (
+ID bigint(20) NOT NULL AUTO_INCREMENT,
+last_visit datetime NOT NULL,
+last_counter date NOT NULL,
+visit int(10) NOT NULL,
+PRIMARY KEY  (ID),
+UNIQUE KEY unique_date (last_counter)
+) DEFAULT CHARACTER SET utf8mb4"""
+
+
+async def test_wp_statistics_without_summary_totals_takes_its_days_views_from_visit(
+    store: Store, site: Site, mariadb: MariaDB
+) -> None:
+    with mariadb.database() as (name, connection):
+        execute(connection, WP_VISIT, WP_VISITOR, WP_PAGES)
+        execute(
+            connection,
+            # 22 November: views kept, its visitor rows gone (purged, or visitors not recorded).
+            "INSERT INTO wp_statistics_visit (last_visit, last_counter, visit) VALUES "
+            "('2026-11-22 23:10:00', '2026-11-22', 50), ('2026-11-24 22:00:00', '2026-11-24', 9), "
+            "('2026-11-25 09:00:00', '2026-11-25', 4)",
+            # Its visitor rows' hits (5) are not its views: visit says 9 for 24 November.
+            "INSERT INTO wp_statistics_visitor (last_counter, referred, agent, platform, version, "
+            "ip, user_id, hits) VALUES "
+            "('2026-11-24', '', 'Chrome', 'Windows', '131', '#hash#1', 0, 3), "
+            "('2026-11-24', '', 'Safari', 'iOS', '17', '#hash#2', 0, 2), "
+            "('2026-11-25', '', 'Chrome', 'Windows', '131', '#hash#1', 0, 1)",
+            "INSERT INTO wp_statistics_pages (uri, type, `date`, `count`, id) VALUES "
+            "('/xin-chao/', 'post', '2026-11-22', 40, 5), ('/xin-chao/', 'post', '2026-11-24', 6, 5)",
+        )
+        mariadb.grant(name)
+        await carry_in(store, site, "wp-statistics", mariadb.url(name))
+    days = await history(store, date(2026, 11, 20), date(2026, 11, 25))
+    assert set(days) == {"2026-11-22", "2026-11-24"}  # 25 November is not over: all time only
+    assert days["2026-11-24"] == {"date": "2026-11-24", "pageviews": 9, "visits": 2, "visitors": 2}
+    # A day of views without visitor rows shows its views, not zero, in the box's measure.
+    assert days["2026-11-22"]["pageviews"] == 50 and days["2026-11-22"]["visits"] == 50
+    stats = await read_stats(store, "demo.local", "/xin-chao/")
+    assert stats["pageviews"]["total"] == 50 + 9 + 4
+    assert stats["total"] == 50 + 2 + 1
+    assert stats["page_views"] == 46
+    (entry,) = await list_adjustments(store, "demo.local")
+    assert entry["source"] == f"wp-statistics db {name} prefix wp_statistics_"
+
+
 # -- Busuanzi (soxft/busuanzi) and Vercount, in their own Redis key layouts ---------------------
 
 
@@ -624,6 +692,44 @@ async def test_a_copied_export_is_not_imported_twice_and_a_later_one_adds_only_i
     assert stats["page_views"] == 2 and stats["pageviews"]["total"] == 3
 
 
+# -- Progress while reading a long source -------------------------------------------------------
+
+
+async def test_reading_a_long_table_tells_progress_each_chunk_of_rows(
+    store: Store, site: Site, mariadb: MariaDB
+) -> None:
+    first = at(date(2026, 1, 1), 0)
+    slots = [(first + 600 * i, 1, 1, 0, 0) for i in range(2500)]
+    heard: list[int] = []
+    with mariadb.database() as (name, connection):
+        execute(connection, VINAORA_25)
+        execute(
+            connection,
+            "INSERT INTO jos_vvisit_counter (`time`, visits, guests, bots, members) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            rows=slots,
+        )
+        mariadb.grant(name)
+        opts = Options(source=mariadb.url(name), site=site, now=store.clock.now())
+        carry = read_carry("vinaora", dataclasses.replace(opts, progress=heard.append))
+    assert heard == [1000, 1000, 500]  # the slots, fetched in chunks as they are read
+    assert carry.totals is not None and carry.totals[Measure.visits] == 2500
+
+
+async def test_scanning_an_old_redis_tells_progress_each_batch_of_keys(
+    store: Store, site: Site, old_redis: tuple[redis.asyncio.Redis, str], redis_url: str
+) -> None:
+    client, tag = old_redis
+    host = f"{tag}.blog.test"
+    await client.set(f"pv:site:{host}", 9000)
+    await client.mset({f"pv:page:{host}:/posts/{i}/": 1 for i in range(2500)})
+    heard: list[int] = []
+    opts = Options(source=redis_url, site=site, now=store.clock.now(), host=host)
+    carry = read_carry("vercount", dataclasses.replace(opts, progress=heard.append))
+    assert len(carry.pages) == 2500
+    assert len(heard) > 1 and sum(heard) >= 2500  # SCAN batches (a key may come twice)
+
+
 # -- What an import must never do --------------------------------------------------------------
 
 
@@ -684,6 +790,48 @@ async def test_an_adjustment_after_an_import_stands_when_the_import_is_repeated(
         await carry_in(store, site, "nukeviet", mariadb.url(name))
     await run_pass(store, store.clock.now(), only=["demo.local"])
     assert (await read_stats(store, "demo.local"))["total"] == 50_000_000
+
+
+async def test_an_import_whose_old_counter_shows_less_never_lowers_the_all_time(
+    store: Store, site: Site, recorder: Recorder, mariadb: MariaDB
+) -> None:
+    with mariadb.database() as (name, connection):
+        load_nukeviet(connection)
+        mariadb.grant(name)
+        await carry_in(store, site, "nukeviet", mariadb.url(name))
+        await hit(recorder, ARTICLE)
+        await run_pass(store, store.clock.now(), only=[site.id])
+        shown = await read_stats(store, "demo.local")
+        assert shown["total"] == 48_812_107 + 1
+        # The old counter now shows less than the site does (its database restored from an
+        # older backup): a lower all time, and a lower 24 November.
+        execute(
+            connection,
+            "UPDATE nv4_counter SET c_count = 1000 WHERE c_type = 'total'",
+            "UPDATE nv4_counter SET c_count = 24 WHERE c_type = 'day' AND c_val = '24'",
+        )
+        opts = Options(source=mariadb.url(name), site=site, now=store.clock.now())
+        planned = await carryover.plan(store, site.id, read_carry("nukeviet", opts))
+        assert all(count >= 0 for count in planned.carried.values())
+        assert any("never lowers the all time" in line for line in planned.describe())
+        await carryover.apply(store, planned)
+        await run_pass(store, store.clock.now(), only=[site.id])
+        after = await read_stats(store, "demo.local")
+        ledger = await list_adjustments(store, "demo.local")
+        # Run again: nothing moves.
+        assert (await carry_in(store, site, "nukeviet", mariadb.url(name))).entry is None
+    assert after["total"] == shown["total"]
+    assert after["pageviews"]["total"] == shown["pageviews"]["total"]
+    assert after["visitors"]["total"] == shown["visitors"]["total"]
+    # The day itself is the old counter's to set, as it says now; the all time stays.
+    days = await history(store, date(2026, 11, 24), date(2026, 11, 24))
+    assert days["2026-11-24"]["visits"] == 24
+    assert [e["after"] >= e["before"] for e in ledger] == [True, True]
+    assert await list_adjustments(store, "demo.local") == ledger
+    # The site counts on from where it was.
+    await hit(recorder, "/another", ua=BROWSER_B)
+    await run_pass(store, store.clock.now(), only=[site.id])
+    assert (await read_stats(store, "demo.local"))["total"] == shown["total"] + 1
 
 
 @pytest.mark.parametrize(
