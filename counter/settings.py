@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "changethis", "change-me", "secret", "password", "admin", "token", "xxx"}
 )
+# Words of an example value ("changeme-secret-123", "replace_me_with_a_token"): a token that
+# holds one, once its separators are dropped, was pasted, not made.
+PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "yoursecret", "yourtoken")
 
 
 class RedisMode(StrEnum):
@@ -103,7 +107,7 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        if value is not None and _is_placeholder(value.get_secret_value()):
             raise ValueError("VISITOR_STATS_ADMIN_TOKEN is a placeholder; set a real secret")
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("VISITOR_STATS_ADMIN_TOKEN must be at least 16 characters")
@@ -115,3 +119,10 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)
         return value
+
+
+def _is_placeholder(secret: str) -> bool:
+    words = re.sub(r"[\s_.-]+", "", secret.lower())
+    return secret.strip().lower() in PLACEHOLDER_SECRETS or any(
+        word in words for word in PLACEHOLDER_WORDS
+    )

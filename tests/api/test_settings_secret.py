@@ -16,8 +16,9 @@ from counter.settings import Settings
 from tests.servers import free_port
 
 VISITOR_STATS = Path(sys.executable).parent / "visitor-stats"
-# One a placeholder (the check ignores case and blanks around it), one too short (< 16).
-REFUSED = ["  ChangeMe  ", "Sh0rt-s3cr3t-42"]
+# A placeholder (the check ignores case and blanks around it), an example value long
+# enough to pass the length check ("changeme" inside it), and one too short (< 16).
+REFUSED = ["  ChangeMe  ", "changeme-secret-123", "Sh0rt-s3cr3t-42"]
 
 
 @pytest.mark.parametrize("token", REFUSED)
