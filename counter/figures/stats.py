@@ -35,20 +35,20 @@ async def read_stats(store: Store, site_id: str, url: str | None = None) -> dict
 async def read_many(store: Store, wanted: Sequence[Wanted]) -> list[dict[str, Any]]:
     """The answers of many reads in one round trip: each site's summary once, and each site's
     pages with one HMGET of their views and one ZMSCORE of their readers online."""
-    pages: dict[str, list[str]] = {}
+    pages: dict[str, dict[str, None]] = {}  # per site, its distinct paths in order
     sites: dict[str, Site] = {}
     for site, path in wanted:
         sites[site.id] = site
-        listed = pages.setdefault(site.id, [])
-        if path is not None and path not in listed:
-            listed.append(path)
+        listed = pages.setdefault(site.id, {})
+        if path is not None:
+            listed[path] = None
     async with store.redis.pipeline(transaction=False) as pipe:
         for site_id, paths in pages.items():
             keys = store.keys.site(site_id)
             pipe.get(keys.summary)
             if paths:
-                pipe.hmget(keys.page_views, paths)
-                pipe.zmscore(keys.online_pages, paths)
+                pipe.hmget(keys.page_views, list(paths))
+                pipe.zmscore(keys.online_pages, list(paths))
         replies = iter(await pipe.execute())
     now = store.clock.now()
     boxes: dict[str, dict[str, Any]] = {}
