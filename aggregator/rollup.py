@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from aggregator.snapshot import Fingerprint, RestoreReport, Snapshots
+from aggregator.snapshot import Fingerprint, RestoreReport, Snapshots, StoreLost
 from counter.figures.summary import (
     HISTORY_ORDER,
     build_summary,
@@ -92,7 +92,12 @@ async def run_pass(
     if snapshots is not None:
         # Before publishing: a summary never shows what a loss could take back (a write that
         # fails fails the pass, and the boxes keep what they showed).
-        report.snapshots_written = await snapshots.write(sites, report.fingerprints)
+        try:
+            report.snapshots_written = await snapshots.write(sites, report.fingerprints)
+        except StoreLost as lost:
+            log.warning("%s: nothing published, the next pass restores", lost)
+            report.summaries = {}
+            return report
     summaries = list(report.summaries.items())
     for start in range(0, len(summaries), CHUNK):
         batch = store.batch()

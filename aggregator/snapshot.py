@@ -103,6 +103,11 @@ class Fingerprint:
         return durable != self.durable or (day == self.day and history != self.history)
 
 
+class StoreLost(Exception):
+    """The store lost its data while a pass ran: the pass publishes nothing, and the next one
+    restores (the snapshot files keep what they held)."""
+
+
 @dataclass
 class RestoreReport:
     registry_restored: bool = False
@@ -263,6 +268,7 @@ class Snapshots:
         if not changed and not registry_changed:
             return 0
         generation = int(manifest["generation"]) + 1
+        held = set(manifest.get("sites", []))  # their markers must still be in the store
         batch = self.store.batch()
         periods = {}
         for site in changed:
@@ -271,9 +277,13 @@ class Snapshots:
             batch.script(
                 self.store.scripts.snapshot_site,
                 keys=site_keys.snapshot_keys() + site_keys.snapshot_hll_keys(periods[site.id]),
-                args=[generation, manifest["epoch"]],
+                args=[generation, manifest["epoch"], "1" if site.id in held else "0"],
             )
+        gone: set[str] = set()
         for site, raw in zip(changed, await batch.execute(), strict=True):
+            if raw is None:
+                gone.add(site.id)  # removed, or lost, since the pass read the registry
+                continue
             config, totals, offsets, adjustments, pageviews, visits, visitors, page_views = raw[:8]
             access, page_imports, imported_days, page_adjustments = raw[9:13]
             hll_keys = self.store.keys.site(site.id).snapshot_hll_keys(periods[site.id])
@@ -308,28 +318,42 @@ class Snapshots:
             self._written_at[site.id] = now
             if fingerprint is not None:
                 marks[site.id] = fingerprint.mark()
-        # On disk now: the workers' journals let go of what these snapshots hold.
-        durable = self.store.batch()
-        for site in changed:
-            durable.command("hset", self.store.keys.site(site.id).epoch, "durable", generation)
-        await durable.execute()
+        lost = bool(gone) and await self.store.registry.lost()
+        if lost:
+            # The sites snapshotted before the loss are on disk; the others keep their last
+            # file. The manifest names every site with a file, and the store's epoch stays
+            # missing, so the next pass restores them all.
+            sites = [s for s in sites if self._site_path(s.id).exists()]
+        else:
+            sites = [s for s in sites if s.id not in gone]
+            # On disk now: the workers' journals let go of what these snapshots hold.
+            durable = self.store.batch()
+            for site in changed:
+                if site.id not in gone:
+                    durable.command(
+                        "hset", self.store.keys.site(site.id).epoch, "durable", generation
+                    )
+            await durable.execute()
         manifest = {
             "epoch": manifest["epoch"],
             "generation": generation,
             "sites": sorted(s.id for s in sites),
             "marks": {s.id: marks[s.id] for s in sites if s.id in marks},
         }
-        await self.store.redis.hset(
-            self.store.keys.epoch, mapping={"id": manifest["epoch"], "generation": generation}
-        )
+        if not lost:
+            await self.store.redis.hset(
+                self.store.keys.epoch, mapping={"id": manifest["epoch"], "generation": generation}
+            )
         write_atomically(self._manifest_path, orjson.dumps(manifest))
         self._manifest = manifest
+        if lost:
+            raise StoreLost(f"the store lost its data during the pass ({len(gone)} site(s))")
         for stale in set((self.directory / "sites").glob("*.json")) - {
             self._site_path(s.id) for s in sites
         }:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()  # a site removed from the registry
-        return len(changed)
+        return len(changed) - len(gone)
 
     async def _store_epoch_id(self) -> str:
         """The store's epoch id, created the first time a snapshot is written."""

@@ -261,3 +261,19 @@ async def test_midnight_alone_does_not_make_every_site_due_at_once(
     clock.advance(seconds=5)
     await _import_day(store)  # but an import of a past day, on the same day, at once
     assert (await run_pass(store, clock.now(), snapshots=snapshots)).snapshots_written == 1
+
+
+async def test_a_site_removed_while_a_pass_runs_is_dropped_from_the_snapshot_not_a_loss(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, snapshots: Snapshots
+) -> None:
+    await visits(recorder, 0, 2)
+    await totals(store, clock, snapshots)
+    await visits(recorder, 10, 1)
+    sites = await store.registry.all()
+    in_flight = await run_pass(store, clock.now())
+    await store.registry.remove(site.id)  # by its operator, before the pass's snapshot
+    assert await snapshots.write(sites, in_flight.fingerprints) == 0  # no StoreLost
+    manifest = snapshots.manifest()
+    assert manifest is not None and manifest["sites"] == []
+    assert snapshots.site_snapshot(site.id) is None
+    assert await store.redis.exists(store.keys.epoch)

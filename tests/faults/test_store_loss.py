@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from aggregator.rollup import run_pass
-from aggregator.snapshot import Snapshots
+from aggregator.snapshot import Snapshots, StoreLost
 from counter.access import KeyRing, KeyScope, issue_key
 from counter.clock import FakeClock
 from counter.errors import UnknownSite
-from counter.figures.adjustments import adjust_total
+from counter.figures.adjustments import adjust_total, list_adjustments
 from counter.figures.pages import carry_pages, list_page_adjustments, set_pages
 from counter.figures.stats import StatsReader
 from counter.record.journal import Journal
@@ -270,3 +270,31 @@ async def test_a_pass_whose_snapshot_cannot_be_written_publishes_no_summary(
     assert on_disk is not None
     measure = site.measure.value
     assert on_disk["totals"][measure] + on_disk["offsets"][measure] == 1001
+
+
+async def test_a_flush_during_a_pass_never_overwrites_the_snapshot_with_the_empty_store(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, tmp_path: Path
+) -> None:
+    """FLUSHALL between a pass's read of the registry and its snapshot (fresh-ci saw it): the
+    pass must not write the emptied site as its snapshot, nor publish, nor hide the loss."""
+    store.settings.snapshot_interval_s = 0
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    await hit(recorder)
+    await adjust_total(store, site.id, 500, "drill")
+    first = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert first.summaries[site.id]["total"] == 500
+    await hit(recorder, ip="203.0.113.9")
+    # The pass in flight: it read the registry and rolled up (without its snapshot yet)...
+    sites = await store.registry.all()
+    in_flight = await run_pass(store, clock.now())
+    await wipe(store)  # ...then the store lost everything, before its snapshot's reads
+    with pytest.raises(StoreLost):
+        await snapshots.write(sites, in_flight.fingerprints)
+    on_disk = snapshots.site_snapshot(site.id)
+    assert on_disk is not None and len(on_disk["adjustments"]) == 1
+    assert not await store.redis.exists(store.keys.epoch)  # the next pass sees the loss
+    restoring = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert restoring.restored is not None and restoring.restored.sites_added == [site.id]
+    after = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert after.summaries[site.id]["total"] == 500
+    assert len(await list_adjustments(store, site.id)) == 1

@@ -10,10 +10,17 @@
 -- KEYS[12] imported_days (HASH)  KEYS[13] page_adjustments (LIST)
 -- KEYS[14..] visitors HLLs (SiteKeys.snapshot_hll_keys)
 -- ARGV[1] generation   ARGV[2] store epoch id
--- Returns {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views,
+-- ARGV[3] '1' when an earlier snapshot holds the site: its marker must still be here.
+-- Returns false, and moves nothing, when the site's config or that marker is gone: the site
+-- was removed, or the store lost its data, while the pass ran (an emptied site must never
+-- replace its snapshot: the next pass restores it). Else {config, totals, offsets, adjustments, pageviews, visits, visitors, page_views,
 --          {each HLL's bytes, or false}, access, page_imports, imported_days,
 --          page_adjustments} (hashes as flat field/value arrays).
 
+if redis.call('EXISTS', KEYS[2]) == 0
+  or (ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], 'generation') == 0) then
+  return false
+end
 redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'id', ARGV[2])
 local hlls = {}
 for i = 14, #KEYS do hlls[#hlls + 1] = redis.call('GET', KEYS[i]) end
