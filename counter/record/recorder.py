@@ -25,13 +25,13 @@ from counter.record.answer import Shown, box_numbers, decode
 from counter.record.breaker import Outage
 from counter.record.hit import Event, Hit
 from counter.record.journal import Journal
-from counter.record.minute import HLL_TTLS_S, RATE_TTL_S, Minutes
+from counter.record.minute import HLL_TTLS_S, RATE_TTL_S, HitMinute, Minutes
 from counter.record.spool import Identity, Prepared, Spool
 from counter.record.verdicts import Exclusion, intake_verdict
 from counter.record.visitor import SaltBook, address_id, visitor_id
 from counter.replies import text
 from counter.sites import Site
-from counter.storage.coalesce import Coalescer
+from counter.storage.coalesce import SLOT, Coalescer, Template
 from counter.storage.store import Store
 from counter.urls import host_of, normalize_path
 
@@ -99,6 +99,8 @@ class Recorder:
         self.salts = SaltBook()
         self._minutes = Minutes(store.keys)
         self._hit_script = Coalescer(store.redis, store.scripts.record_hit)
+        # Each site's packed hit call of the current minute, with the caps it was made with.
+        self._hit_calls: dict[str, tuple[HitMinute, tuple[int, ...], Template]] = {}
         self._on_outcome = on_outcome
         self._on_spool = on_spool
         # Each site's last summary a hit saw: its box while the store has none (lost, not yet
@@ -275,41 +277,62 @@ class Recorder:
         self._summaries[site.id] = summary
         return summary
 
-    async def _count(
-        self, site: Site, p: Prepared, path: str, identity: Identity, title: str
-    ) -> HitResult:
-        visitor, address = identity
-        shared = self._minutes.of(site, p.at)
+    def _hit_call(self, shared: HitMinute) -> Template:
+        """The site's ``record_hit.lua`` call of this minute, packed once (what changes per
+        hit is a slot); made again when the minute, the site's config or a cap changes."""
         limits = self.store.settings
-        raw = await self._hit_script(
-            keys=shared.keys,
-            args=[
+        caps = (
+            limits.rate_per_visitor_per_min,
+            limits.rate_per_address_per_min,
+            limits.rate_per_site_per_min,
+            limits.hit_id_ttl_s,
+            limits.rate_visitors_per_address_per_min,
+            limits.rate_per_page_per_address_per_min,
+            limits.rate_new_pages_per_address_per_min,
+            limits.rate_shed_above_per_address_per_min,
+        )
+        known = self._hit_calls.get(shared.site.id)
+        if known is not None and known[0] is shared and known[1] == caps:
+            return known[2]
+        site = shared.site
+        call = self._hit_script.template(
+            shared.keys,
+            [
                 shared.today,
-                visitor,
-                int(p.at.timestamp() * 1000),
+                SLOT,  # visitor
+                SLOT,  # now, ms
                 site.session_timeout_s * 1000,
                 site.online_window_s * 1000,
-                p.event.value,
-                path,
-                limits.rate_per_visitor_per_min,
-                address,
-                limits.rate_per_address_per_min,
-                limits.rate_per_site_per_min,
+                SLOT,  # event
+                SLOT,  # path
+                caps[0],
+                SLOT,  # address
+                caps[1],
+                caps[2],
                 RATE_TTL_S,
                 shared.excluded_ttl_s,
-                p.id,
-                limits.hit_id_ttl_s,
-                limits.rate_visitors_per_address_per_min,
-                limits.rate_per_page_per_address_per_min,
-                limits.rate_new_pages_per_address_per_min,
-                limits.rate_shed_above_per_address_per_min,
-                title,
+                SLOT,  # hit id
+                caps[3],
+                *caps[4:],
+                SLOT,  # title
                 # A top set lives as its span's visitors HLL does; the day's HLL expires when
                 # the day is closed, so the day's ranking takes the exclusion counts' expiry
                 # (three days past the day's end): "yesterday" reads all through tomorrow.
                 *(ttl or shared.excluded_ttl_s for ttl in HLL_TTLS_S),
                 *HLL_TTLS_S,
             ],
+        )
+        self._hit_calls[site.id] = (shared, caps, call)
+        return call
+
+    async def _count(
+        self, site: Site, p: Prepared, path: str, identity: Identity, title: str
+    ) -> HitResult:
+        visitor, address = identity
+        shared = self._minutes.of(site, p.at)
+        raw = await self._hit_script(
+            self._hit_call(shared),
+            (visitor, int(p.at.timestamp() * 1000), p.event.value, path, address, p.id, title),
         )
         page_views, _new_visit, online, pageviews_today, visits_today, raw_summary, reason = raw[:7]
         summary = self._summary(site, raw_summary)
