@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from counter.errors import InvalidInput
@@ -11,6 +12,10 @@ from counter.errors import InvalidInput
 MAX_URL_CHARS = 2048
 MAX_PATH_CHARS = 512
 _INDEX_PAGES = ("index.html", "index.htm", "index.php", "default.aspx")
+# Normalised urls and hosts kept for the ones seen lately: every hit normalises its page and
+# reads the host of its Origin and its url, and readers come back to the same few pages (a
+# Zipf) from the same few origins. A url that is refused is not kept (it raises).
+URLS_KEPT = 8192
 
 
 # Unicode's Cc, all of it: one search in C rather than a Python loop over each character
@@ -39,6 +44,7 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(out)
 
 
+@lru_cache(maxsize=URLS_KEPT)
 def normalize_path(url: str, keep_query: bool = False) -> str:
     """``https://Site/a/index.html?x=1#top`` -> ``/a/``: the host is the site's, so it goes
     (whatever its case), the fragment goes, the query goes unless the site keeps it,
@@ -74,6 +80,7 @@ def normalize_path(url: str, keep_query: bool = False) -> str:
     return path[:MAX_PATH_CHARS]
 
 
+@lru_cache(maxsize=URLS_KEPT)
 def host_of(url: str) -> str | None:
     """The host of an Origin or Referer header value, or None when it has none."""
     if not url or len(url) > MAX_URL_CHARS:
