@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from starlette.middleware.cors import CORSMiddleware
 
 from api import errors
+from api.heap import settled_heap
 from api.hotpath import HotPath
 from api.limits import RequestLimits
 from api.metrics import ApiMetrics, HttpMetricsMiddleware
@@ -80,7 +81,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
             try:
                 # Streams end first: on the shutdown signal, and here at the latest.
                 async with live_streams(app.state.stats, settings) as app.state.streams:
-                    yield
+                    with settled_heap():  # all that start-up made, out of the collector's way
+                        yield
             finally:
                 stop.set()  # the tick under way ends within the store's time budget
                 await replayer
