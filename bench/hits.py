@@ -80,6 +80,25 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} not ready")
 
 
+def this_tree(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this checkout first on the import path: the virtualenv's editable install
+    points at one checkout, and a bench run from another (a ``git worktree`` of an older
+    commit, for a before-and-after) must start the servers from its own code."""
+    paths = [str(HERE.parent), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return env | {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def commit_of(tree: Path) -> str:
+    """The commit a checkout stands on, with '+changes' when its files differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "not a git checkout"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def caps_env() -> dict[str, str]:
     """Every flood cap at the highest value Settings allows: checked on every hit, never hit."""
     env = {}
@@ -462,9 +481,10 @@ def main() -> None:
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install wrk util-linux")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VISITOR_STATS_")}
+    env = this_tree({k: v for k, v in os.environ.items() if not k.startswith("VISITOR_STATS_")})
     env |= caps_env() | {"VISITOR_STATS_TRUSTED_PROXIES": json.dumps(TRUSTED_PROXIES)}
     forwarded = trusts_loopback(env)
+    print(f"servers run the code of {HERE.parent} ({commit_of(HERE.parent)})", flush=True)
     mix = Mix(forwarded=forwarded)
     phases = []
     for count in workers:

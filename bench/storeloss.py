@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 import redis.asyncio
 
-from bench.hits import BIN, TRUSTED_PROXIES, caps_env, free_port, wait_ready
+from bench.hits import BIN, TRUSTED_PROXIES, caps_env, free_port, this_tree, wait_ready
 from bench.mix import SITE, read_corpus
 from counter.keys import Keys
 from counter.storage.embedded import EmbeddedRedis
@@ -70,7 +70,7 @@ def service(tmp: Path) -> Iterator[tuple[int, Path]]:
     """`visitor-stats serve` with its embedded store, ready and with the site; its port and data
     directory. Stopped (and the store with it) however the drill ends."""
     data_dir = tmp / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VISITOR_STATS_")}
+    env = this_tree({k: v for k, v in os.environ.items() if not k.startswith("VISITOR_STATS_")})
     env |= caps_env() | {
         "VISITOR_STATS_TRUSTED_PROXIES": json.dumps(TRUSTED_PROXIES),
         "VISITOR_STATS_DATA_DIR": str(data_dir),
