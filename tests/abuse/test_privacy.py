@@ -144,11 +144,8 @@ HITS = 3000
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    running = Service(tmp_path / "var").start()
-    try:
+    with Service.running(tmp_path / "var") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _address(n: int) -> str:

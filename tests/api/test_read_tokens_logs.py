@@ -88,11 +88,8 @@ async def test_a_read_token_reaches_no_log_record_however_it_is_used(
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    running = Service(tmp_path / "var").start()
-    try:
+    with Service.running(tmp_path / "var") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.mark.system

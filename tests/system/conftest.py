@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -65,6 +66,20 @@ class Service:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=20)
         self.process = None
+
+    @classmethod
+    @contextmanager
+    def running(cls, data_dir: Path, *sites: str) -> Iterator[Service]:
+        """A started service with ``sites`` added (each its own domain), stopped on the way
+        out."""
+        service = cls(data_dir).start()
+        try:
+            for site in sites:
+                added = service.cli("sites", "add", site, "--domain", site)
+                assert added.returncode == 0, added.stderr
+            yield service
+        finally:
+            service.stop()
 
     def wait_for(self, site: str, predicate: object, timeout_s: float = 15) -> dict[str, object]:
         """Poll /api/stats until ``predicate(body)`` holds: the aggregator is a real process."""

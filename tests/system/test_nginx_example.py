@@ -70,13 +70,8 @@ def cms() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    running = Service(tmp_path_factory.mktemp("nginx-example") / "var").start()
-    try:
-        added = running.cli("sites", "add", SITE, "--domain", SITE)
-        assert added.returncode == 0, added.stderr
+    with Service.running(tmp_path_factory.mktemp("nginx-example") / "var", SITE) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def config_from_example(prefix: Path, port: int, cms_port: int, stats: str, key: str) -> str:

@@ -22,13 +22,8 @@ pytestmark = pytest.mark.system
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    running = Service(tmp_path_factory.mktemp("server-side") / "var").start()
-    try:
-        added = running.cli("sites", "add", SITE, "--domain", SITE)
-        assert added.returncode == 0, added.stderr
+    with Service.running(tmp_path_factory.mktemp("server-side") / "var", SITE) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def php_count(service: Service, key: str, visitor: dict[str, str]) -> tuple[object, str]:
