@@ -60,6 +60,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
                 await store.redis.ping()  # sets visitor_stats_redis_up from the start
             except RedisError as exc:
                 log.warning("store not reachable at start: %s", type(exc).__name__)
+            await store.sites.check_epoch()  # a loss later is then told from a new store
             spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
             journal = Journal(settings.data_dir / "journal", settings.journal_max_entries)
             journal.adopt()  # what stopped workers acknowledged and no snapshot holds yet

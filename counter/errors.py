@@ -47,6 +47,11 @@ class StoreUnavailable(VisitorStatsError):
     """The store did not answer within the time budget."""
 
 
+class StoreRestoring(StoreUnavailable):
+    """The store lost its data and the aggregator has not restored the registry yet: a site
+    this process never saw cannot be told from an unknown one until it has (one pass)."""
+
+
 def store_error_kind(error: BaseException) -> str:
     """A closed set of store error kinds, for metric labels and logs."""
     if isinstance(error, RedisTimeoutError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from counter.clock import Clock
-from counter.errors import InvalidInput, UnknownSite
+from counter.errors import InvalidInput, StoreRestoring, UnknownSite
 from counter.keys import Keys, validate_site_id
 from counter.lru import Recent
 from counter.periods import WeekStart
@@ -148,6 +149,16 @@ class SiteRegistry:
             raise UnknownSite(site_id)
         return Site.model_validate(orjson.loads(raw))
 
+    async def lookup(self, site_id: str) -> tuple[Site | None, bool]:
+        """The site's config (None if the store has none) and whether the store has the
+        aggregator's epoch (see :meth:`lost`), in one round trip."""
+        site_id = validate_site_id(site_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys.site(site_id).config)
+            pipe.exists(self._keys.epoch)
+            raw, epoch = await pipe.execute()
+        return (Site.model_validate(orjson.loads(raw)) if raw is not None else None), bool(epoch)
+
     async def ids(self) -> list[str]:
         return sorted(texts(await self._redis.smembers(self._keys.sites)))
 
@@ -179,6 +190,15 @@ class SiteCache:
         self._registry = registry
         self._clock = clock
         self._entries: Recent[str, Site | None] = Recent(SITE_CACHE_SIZE)
+        # Whether this process has seen the store with the aggregator's epoch (see get).
+        self.epoch_seen = False
+
+    async def check_epoch(self) -> None:
+        """Note whether the store has the aggregator's epoch now (at start-up): once seen, a
+        store without it has lost its data, and a site missing from it may be restoring."""
+        # The store down at start: the first lookup that reaches it tells.
+        with contextlib.suppress(RedisError):
+            self.epoch_seen = self.epoch_seen or not await self._registry.lost()
 
     def peek(self, site_id: str) -> Site | None:
         """The cached config, however old, without asking the store (the outage path)."""
@@ -191,13 +211,24 @@ class SiteCache:
         entry = self._entries.get(site_id)
         if entry is None or now - entry[0] > SITE_CACHE_TTL:
             try:
-                site: Site | None = await self._registry.get(site_id)
-            except UnknownSite:
-                site = None
-                if entry is not None and entry[1] is not None and await self._registry.lost():
+                site, has_epoch = await self._registry.lookup(site_id)
+                self.epoch_seen = self.epoch_seen or has_epoch
+                if (
+                    site is None
+                    and not has_epoch
+                    and ((entry is not None and entry[1] is not None) or self.epoch_seen)
+                ):
                     # The store lost its data (FLUSHALL, a restart without persistence) and
-                    # the aggregator has not restored the registry yet: the site is still
-                    # ours, and its hits count, to be added to what the restore brings back.
+                    # the aggregator has not restored the registry yet: a site this process
+                    # knew is still ours, and its hits count, to be added to what the restore
+                    # brings back; one it has no copy of may be ours too (its hits are
+                    # spooled, and judged when the registry is back), so it is not called
+                    # unknown. (A store that never had an epoch is new, not lost.)
+                    if entry is None or entry[1] is None:
+                        raise StoreRestoring(
+                            "the store lost its data and is being restored from the "
+                            "snapshot; try again in a few seconds"
+                        )
                     site = entry[1]
             except RedisError:
                 if entry is None:

@@ -19,7 +19,13 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from counter.errors import InvalidInput, OriginRejected, StoreUnavailable, UnknownSite
+from counter.errors import (
+    InvalidInput,
+    OriginRejected,
+    StoreRestoring,
+    StoreUnavailable,
+    UnknownSite,
+)
 from counter.periods import local_date
 from counter.record.answer import Shown, box_numbers, decode
 from counter.record.breaker import Outage
@@ -47,6 +53,9 @@ STORE_DOWN = (
     TryAgainError,
     SlotNotCoveredError,
     ReadOnlyError,
+    # The store lost its data and a site this process never saw is not restored yet: its
+    # hit waits in the spool for the registry to come back (one aggregation pass).
+    StoreRestoring,
 )
 
 # Given the site and the hit, the visitor's ids: hashed now under the day's salt, or as spooled.

@@ -15,7 +15,7 @@ from aggregator.rollup import run_pass
 from aggregator.snapshot import Snapshots, StoreLost
 from counter.access import KeyRing, KeyScope, issue_key
 from counter.clock import FakeClock
-from counter.errors import UnknownSite
+from counter.errors import StoreRestoring, UnknownSite
 from counter.figures.adjustments import adjust_total, list_adjustments
 from counter.figures.pages import carry_pages, list_page_adjustments, set_pages
 from counter.figures.stats import StatsReader
@@ -298,3 +298,45 @@ async def test_a_flush_during_a_pass_never_overwrites_the_snapshot_with_the_empt
     after = await run_pass(store, clock.now(), snapshots=snapshots)
     assert after.summaries[site.id]["total"] == 500
     assert len(await list_adjustments(store, site.id)) == 1
+
+
+async def test_a_worker_that_never_saw_the_site_spools_its_hits_until_the_restore(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A worker with no copy of the site (it never had a hit for it, or its copy expired long
+    ago) cannot tell the site from an unknown one before the restore: it must not answer 404.
+    A store that never had an epoch is new: there, an unknown site stays unknown (404)."""
+    store.settings.snapshot_interval_s = 0
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    await hit(recorder)
+    await run_pass(store, clock.now(), snapshots=snapshots)
+    fresh_store = Store(
+        connect(store.settings, store.settings.redis_url or ""), store.settings, clock
+    )
+    try:
+        await fresh_store.sites.check_epoch()  # as the API's start-up does
+        await wipe(store)
+        fresh = Recorder(fresh_store, Spool(tmp_path / "spool", 1 << 20))
+        waiting = await hit(fresh, ip="203.0.113.40")
+        assert waiting.spooled  # 202, kept: not 404 "unknown site"
+        with pytest.raises(StoreRestoring):
+            await StatsReader(fresh_store).read(site.id)  # 503 "being restored", not 404
+        await run_pass(store, clock.now(), snapshots=snapshots)  # restores the registry
+        fresh.outage.succeeded()
+        assert await replay_spool(fresh) == 1
+        after = await run_pass(store, clock.now(), snapshots=snapshots)
+        assert after.summaries[site.id]["total"] == 2
+        with pytest.raises(UnknownSite):  # once restored, an unknown site is unknown again
+            await fresh_store.sites.get("nobody.vn")
+        await wipe(store)
+        newcomer = Store(
+            connect(store.settings, store.settings.redis_url or ""), store.settings, clock
+        )
+        await newcomer.sites.check_epoch()  # started on the emptied store: it looks new
+        try:
+            with pytest.raises(UnknownSite):
+                await newcomer.sites.get(site.id)
+        finally:
+            await newcomer.aclose()
+    finally:
+        await fresh_store.aclose()

@@ -53,7 +53,7 @@ def test_flushall_drill_all_time_comes_back(service_factory: type[Service], tmp_
     while not ledger["adjustments"] and time.monotonic() < deadline:
         time.sleep(0.1)
         answer = httpx.get(f"{service.base}/api/stats/adjustments", params={"site": "demo.local"})
-        # Before the restore the site may be unknown to this worker (404): not back yet.
+        # Before the restore, a worker that never saw the site answers 503: not back yet.
         ledger = answer.json() if answer.status_code == 200 else {"adjustments": []}
     assert [e["after"] for e in ledger["adjustments"]] == [500]
     after = service.wait_for(
