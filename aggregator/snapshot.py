@@ -341,13 +341,13 @@ class Snapshots:
             "marks": {s.id: marks[s.id] for s in sites if s.id in marks},
         }
         if not lost:
-            await self.store.redis.hset(
-                self.store.keys.epoch, mapping={"id": manifest["epoch"], "generation": generation}
+            lost = not await self.store.scripts.mark_epoch(
+                keys=[self.store.keys.epoch], args=[manifest["epoch"], generation]
             )
         write_atomically(self._manifest_path, orjson.dumps(manifest))
         self._manifest = manifest
         if lost:
-            raise StoreLost(f"the store lost its data during the pass ({len(gone)} site(s))")
+            raise StoreLost("the store lost its data while the pass wrote its snapshot")
         for stale in set((self.directory / "sites").glob("*.json")) - {
             self._site_path(s.id) for s in sites
         }:

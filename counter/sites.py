@@ -149,16 +149,6 @@ class SiteRegistry:
             raise UnknownSite(site_id)
         return Site.model_validate(orjson.loads(raw))
 
-    async def lookup(self, site_id: str) -> tuple[Site | None, bool]:
-        """The site's config (None if the store has none) and whether the store has the
-        aggregator's epoch (see :meth:`lost`), in one round trip."""
-        site_id = validate_site_id(site_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._keys.site(site_id).config)
-            pipe.exists(self._keys.epoch)
-            raw, epoch = await pipe.execute()
-        return (Site.model_validate(orjson.loads(raw)) if raw is not None else None), bool(epoch)
-
     async def ids(self) -> list[str]:
         return sorted(texts(await self._redis.smembers(self._keys.sites)))
 
@@ -211,13 +201,13 @@ class SiteCache:
         entry = self._entries.get(site_id)
         if entry is None or now - entry[0] > SITE_CACHE_TTL:
             try:
-                site, has_epoch = await self._registry.lookup(site_id)
-                self.epoch_seen = self.epoch_seen or has_epoch
-                if (
-                    site is None
-                    and not has_epoch
-                    and ((entry is not None and entry[1] is not None) or self.epoch_seen)
-                ):
+                site: Site | None = await self._registry.get(site_id)
+            except UnknownSite:
+                site = None
+                # Asked on a miss only: on a Cluster the epoch key lives on one node.
+                lost = await self._registry.lost()
+                self.epoch_seen = self.epoch_seen or not lost
+                if lost and ((entry is not None and entry[1] is not None) or self.epoch_seen):
                     # The store lost its data (FLUSHALL, a restart without persistence) and
                     # the aggregator has not restored the registry yet: a site this process
                     # knew is still ours, and its hits count, to be added to what the restore
@@ -228,7 +218,7 @@ class SiteCache:
                         raise StoreRestoring(
                             "the store lost its data and is being restored from the "
                             "snapshot; try again in a few seconds"
-                        )
+                        ) from None
                     site = entry[1]
             except RedisError:
                 if entry is None:

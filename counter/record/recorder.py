@@ -53,9 +53,6 @@ STORE_DOWN = (
     TryAgainError,
     SlotNotCoveredError,
     ReadOnlyError,
-    # The store lost its data and a site this process never saw is not restored yet: its
-    # hit waits in the spool for the registry to come back (one aggregation pass).
-    StoreRestoring,
 )
 
 # Given the site and the hit, the visitor's ids: hashed now under the day's salt, or as spooled.
@@ -174,6 +171,11 @@ class Recorder:
                 result = await self._process(
                     prepared, salted, live=True, title=title, crawler=crawler
                 )
+        except StoreRestoring:
+            # The store lost its data and the site is not restored yet: the hit waits in the
+            # spool for the registry (one aggregation pass). The store answers: no breaker,
+            # or one hit for a bogus site would spool every site's hits.
+            return self._spool(prepared, identify)
         except STORE_DOWN as exc:
             self.outage.failed(exc)
             return self._spool(prepared, identify)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from counter.errors import InvalidInput, OriginRejected, UnknownSite
+from counter.errors import InvalidInput, OriginRejected, StoreRestoring, UnknownSite
 from counter.record.recorder import STORE_DOWN, Recorder
 from counter.record.spool import Identity, Prepared, Spool
 
@@ -60,6 +60,10 @@ async def tick(recorder: Recorder) -> None:
     if spool is None:
         return
     spool.sync()
+    if not recorder.store.sites.epoch_seen:
+        # Until this process has seen the aggregator's epoch, a store without one may be new;
+        # once seen, its absence is a loss (counter/sites.py).
+        await recorder.store.sites.check_epoch()
     if recorder.journal is not None and len(recorder.journal) and not recorder.outage.open:
         try:
             # Let go of what durable snapshots hold; spool what a loss of the store took.
@@ -78,6 +82,8 @@ async def tick(recorder: Recorder) -> None:
     recorder.outage.close()
     try:
         await replay_spool(recorder)
+    except StoreRestoring:
+        pass  # the store answers, its registry is not back yet: the file waits a tick
     except STORE_DOWN:
         recorder.outage.trip()
 

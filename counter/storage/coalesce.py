@@ -29,6 +29,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Calls in one pipeline at most: after a stall, one timeout must not fail thousands of hits.
 MAX_BATCH = 256
@@ -157,9 +158,8 @@ class Coalescer:
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
         """The calls' replies (an error reply as its exception), as redis-py's pipeline
-        would give them: on one pooled connection, retried as the client's settings say
-        when the connection broke (each call's hit id makes a call that ran twice count
-        once), a timeout never retried."""
+        would give them: on one pooled connection, retried as the client's retry policy says
+        (each call's hit id makes a call that ran twice count once)."""
         pool = self._redis.connection_pool
         connection: Connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -178,12 +178,16 @@ async def _exchange(connection: Connection, packed: bytes, count: int) -> list[A
     # One budget for all the replies: each read under its own timer cost a timer per call.
     # A budget that runs out mid-read leaves the connection closed (read_response closes it
     # on any interruption), never out of step.
-    async with asyncio.timeout(connection.socket_timeout):
-        for _ in range(count):
-            try:
-                replies.append(await connection.read_response(timeout=math.inf))
-            except ResponseError as error:
-                replies.append(error)
+    try:
+        async with asyncio.timeout(connection.socket_timeout):
+            for _ in range(count):
+                try:
+                    replies.append(await connection.read_response(timeout=math.inf))
+                except ResponseError as error:
+                    replies.append(error)
+    except TimeoutError:
+        # As redis-py names it: the store's metrics and retry policy know this one.
+        raise RedisTimeoutError("Timeout reading from the store") from None
     return replies
 
 

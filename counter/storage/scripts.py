@@ -27,6 +27,7 @@ class Scripts:
     carry_pages: AsyncScript
     carry_totals: AsyncScript
     live_pages: AsyncScript
+    mark_epoch: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis | Any) -> Scripts:
