@@ -318,14 +318,17 @@ class Snapshots:
             self._written_at[site.id] = now
             if fingerprint is not None:
                 marks[site.id] = fingerprint.mark()
-        lost = bool(gone) and await self.store.registry.lost()
+        # The epoch moves only if the store still has it: if it lost its data during the pass
+        # (before the reads, the gone sites say so; after, only this tells), the sites
+        # snapshotted before the loss are on disk, the others keep their last file, the
+        # manifest names every site with a file, and the next pass restores them all.
+        lost = not await self.store.scripts.mark_epoch(
+            keys=[self.store.keys.epoch], args=[manifest["epoch"], generation]
+        )
         if lost:
-            # The sites snapshotted before the loss are on disk; the others keep their last
-            # file. The manifest names every site with a file, and the store's epoch stays
-            # missing, so the next pass restores them all.
             sites = [s for s in sites if self._site_path(s.id).exists()]
         else:
-            sites = [s for s in sites if s.id not in gone]
+            sites = [s for s in sites if s.id not in gone]  # removed during the pass
             # On disk now: the workers' journals let go of what these snapshots hold.
             durable = self.store.batch()
             for site in changed:
@@ -340,10 +343,6 @@ class Snapshots:
             "sites": sorted(s.id for s in sites),
             "marks": {s.id: marks[s.id] for s in sites if s.id in marks},
         }
-        if not lost:
-            lost = not await self.store.scripts.mark_epoch(
-                keys=[self.store.keys.epoch], args=[manifest["epoch"], generation]
-            )
         write_atomically(self._manifest_path, orjson.dumps(manifest))
         self._manifest = manifest
         if lost:
