@@ -87,6 +87,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> HotPath:
             finally:
                 stop.set()  # the tick under way ends within the store's time budget
                 await replayer
+                await app.state.stats.drain()  # the stats reads under way, before the store
                 # Shutting down: hand what was spooled to the store if it answers, and make
                 # what stays durable for the next process to replay.
                 await replay_tick(recorder)

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # The summary changes once an aggregation pass, and the answer may be cached for 5 s
     # downstream anyway; one read a second per site and page keeps the store out of it.
     stats_cache_s: float = Field(default=1, ge=0, le=60)
+    # Past that, a copy up to this old is answered once more at once while the worker reads the
+    # page anew in the background (stale-while-revalidate, as the answer's Cache-Control lets a
+    # CDN do for 30 s): a page read now and then never waits for the store. 0: every read past
+    # stats_cache_s waits for the store.
+    stats_stale_s: float = Field(default=30, ge=0, le=300)
     closed_day_grace_s: int = Field(default=2 * 86400, ge=0)
     # How often a changed site's durable snapshot is rewritten at most: after a FLUSHALL, hits
     # of up to this long before it can be missing (the store itself lost them).

@@ -4,13 +4,13 @@ readers at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from counter.errors import StoreUnavailable
+from counter.errors import StoreRestoring, StoreUnavailable, UnknownSite
 from counter.figures.summary import decode_summary, empty_summary, is_stale, summary_max_age
 from counter.lru import Recent
 from counter.periods import Periods
@@ -86,7 +86,14 @@ class StatsReader:
     Under load the reads that miss those copies arrive together (a Zipf of pages: most are
     read rarely). The ones asked while the event loop runs one turn go to the store together
     as one :func:`read_many`, and readers of one page in that turn share one read: a round
-    trip per request was most of a read's cost."""
+    trip per request was most of a read's cost.
+
+    A page's copy past ``stats_cache_s`` but within ``stats_stale_s`` gives its figures at
+    once, with the site's box as fresh as ever, and the page is read anew in the background
+    (stale-while-revalidate): the reader of a page read now and then does not wait for the
+    store, and the next reader gets its new figures. The copies due in one turn are read
+    together. The box alone (``url`` None: the widget, the live streams) keeps its window,
+    so no pass is skipped over."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -94,23 +101,40 @@ class StatsReader:
         self._answers: Recent[tuple[str, str | None], dict[str, Any]] = Recent(LAST_ANSWERS)
         # The reads of this turn, by (site id, path), each with the answer it will get.
         self._waiting: dict[tuple[str, str | None], tuple[Wanted, asyncio.Future[Any]]] = {}
+        # The stale copies to read anew, by their key; those being read stay here until read.
+        self._due: dict[tuple[str, str | None], bool] = {}
+        # Per page: the fresh box and stale page copy its last stale answer was made of.
+        self._composed: dict[
+            tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+        ] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     async def read(self, site_id: str, url: str | None = None) -> dict[str, Any]:
         """:func:`read_stats`, or the answer read less than ``stats_cache_s`` ago (never
-        longer than one aggregation interval, so no pass is skipped over). While the store does
-        not answer, the last answer this process gave, marked ``"stale": true``; with none at
-        hand, StoreUnavailable."""
+        longer than one aggregation interval, so no pass is skipped over), or for a page read
+        less than ``stats_stale_s`` ago its figures with the box, while the page is read
+        anew. While the store does not answer, the last answer this process gave, marked
+        ``"stale": true``; with none at hand, StoreUnavailable."""
         store = self.store
         now: datetime = store.clock.now()
         # As given: "Demo.Local" and "demo.local" keep two copies of one answer, and an id
         # that is not valid is never kept (the site's lookup refuses it).
         key = (site_id, url)
         last = self._answers.get(key)
-        settings = store.settings
-        fresh_for = timedelta(seconds=min(settings.stats_cache_s, settings.aggregate_interval_s))
-        if last is not None and timedelta(0) <= now - last[0] < fresh_for:
-            return last[1]
+        if last is not None:
+            age = (now - last[0]).total_seconds()
+            settings = store.settings
+            if 0 <= age < min(settings.stats_cache_s, settings.aggregate_interval_s):
+                return last[1]
+            if url is not None and 0 <= age < settings.stats_stale_s:
+                try:
+                    box = await self.read(site_id)  # the box itself is never older than a pass
+                except StoreRestoring:
+                    raise
+                except StoreUnavailable:  # and no box at hand: the page's copy, marked
+                    return {**last[1], "stale": True}
+                self._revalidate(key)
+                return self._on_box(key, box, last[1])
         site = await store.sites.get(site_id)
         path = normalize_path(url, site.keep_query) if url is not None else None
         try:
@@ -121,12 +145,79 @@ class StatsReader:
                     "the store is unavailable and no earlier answer is at hand"
                 ) from None
             return {**last[1], "stale": True}
+        return self._keep(key, now, answer, last)
+
+    async def drain(self) -> None:
+        """Wait for the reads under way (the background ones included)."""
+        while self._sending or self._due:
+            await asyncio.gather(*self._sending)
+            await asyncio.sleep(0)  # the turn's reads are sent at the end of the turn
+
+    def _keep(
+        self,
+        key: tuple[str, str | None],
+        now: datetime,
+        answer: dict[str, Any],
+        last: tuple[datetime, dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """Keep ``answer``, read at ``now``, as the copy of ``key``; the answer to give."""
         if answer["updated_at"] is None and last is not None and last[1]["updated_at"]:
             # The store holds no summary, yet this worker has shown one: the store lost its
             # data and the aggregator is restoring it. The figures shown must not drop to 0.
             return {**last[1], "stale": True}
         self._answers.put(key, now, answer)
         return answer
+
+    def _on_box(
+        self, key: tuple[str, str | None], box: dict[str, Any], page: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A page's stale figures with the site's fresh box: the very same answer while
+        neither changes, so that it is encoded once (api/responses.py)."""
+        made = self._composed.get(key)
+        if made is not None and made[0] is box and made[1] is page:
+            return made[2]
+        answer = {**box, "page_views": page["page_views"], "page_online": page["page_online"]}
+        if len(self._composed) >= LAST_ANSWERS:
+            self._composed.clear()  # bounded; the next reads make theirs again, once each
+        self._composed[key] = (box, page, answer)
+        return answer
+
+    def _revalidate(self, key: tuple[str, str | None]) -> None:
+        """Read ``key`` anew in the background, once however many readers find it stale."""
+        if key in self._due:
+            return
+        if not self._due:
+            asyncio.get_running_loop().call_soon(self._start, self._refresh)
+        self._due[key] = False
+
+    async def _refresh(self) -> None:
+        """Read the stale copies of this turn together; keep what each read gives."""
+        keys = [key for key, started in self._due.items() if not started]
+        for key in keys:
+            self._due[key] = True
+        try:
+            store = self.store
+            read: list[tuple[tuple[str, str | None], Wanted]] = []
+            for key in keys:
+                site_id, url = key
+                try:
+                    site = await store.sites.get(site_id)
+                except UnknownSite:
+                    self._answers.forget(key)  # removed: its readers get the 404 now
+                    continue
+                read.append(
+                    (key, (site, normalize_path(url, site.keep_query) if url is not None else None))
+                )
+            now = store.clock.now()
+            answers = await read_many(store, [wanted for _, wanted in read])
+        except (RedisError, StoreUnavailable):
+            # The copies age on; a reader past stats_stale_s reads (and is told) itself.
+            return
+        finally:
+            for key in keys:
+                self._due.pop(key, None)
+        for (key, _), answer in zip(read, answers, strict=True):
+            self._keep(key, now, answer, self._answers.get(key))
 
     async def _together(self, site: Site, path: str | None) -> dict[str, Any]:
         """This read's answer, from the one read of this turn's misses."""
@@ -146,7 +237,10 @@ class StatsReader:
     def _flush(self) -> None:
         batch = list(self._waiting.values())
         self._waiting = {}
-        task = asyncio.ensure_future(self._send(batch))
+        self._start(lambda: self._send(batch))
+
+    def _start(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.ensure_future(work())
         self._sending.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._sending.discard)
 

@@ -9,6 +9,7 @@ import subprocess
 import httpx
 import redis.asyncio
 
+from counter.clock import FakeClock
 from counter.record.recorder import Recorder
 from counter.record.replay import tick
 from tests.helpers import BROWSER_A
@@ -103,6 +104,26 @@ async def test_stats_keep_answering_stale_while_the_store_is_frozen(
     assert hit.status_code == 202
     await tick(recorder)
     assert await counted(recorder) == 2
+
+
+async def test_a_page_past_its_window_answers_its_copy_stale_while_the_store_is_frozen(
+    own_store: StoreProcess, app_client: tuple[httpx.AsyncClient, Recorder], clock: FakeClock
+) -> None:
+    """A page's copy in its stale window with no box of the site at hand: the box read fails,
+    and the page's copy is answered, marked stale, as the store's outage is."""
+    http, recorder = app_client
+    await send(http, 1)
+    page = {"site": "demo.local", "url": "/p1"}
+    fresh = await http.get("/api/stats", params=page)
+    clock.advance(seconds=recorder.store.settings.stats_cache_s)
+    assert own_store.process is not None
+    os.kill(own_store.process.pid, signal.SIGSTOP)
+    try:
+        frozen = await http.get("/api/stats", params=page)
+    finally:
+        os.kill(own_store.process.pid, signal.SIGCONT)
+    assert frozen.status_code == 200
+    assert frozen.json() == {**fresh.json(), "stale": True}
 
 
 async def test_the_spool_keeps_only_the_path_that_would_be_stored(

@@ -3,8 +3,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from aggregator.rollup import run_pass
 from counter.clock import FakeClock
+from counter.errors import UnknownSite
 from counter.figures.stats import StatsReader, read_stats
 from counter.record.recorder import Recorder
 from counter.sites import Site
@@ -24,6 +27,62 @@ async def test_stats_are_read_from_the_store_once_per_cache_window(
     assert await reader.read(site.id) == first
     clock.advance(seconds=store.settings.stats_cache_s / 2)
     assert (await reader.read(site.id))["today"] == 1
+
+
+async def test_a_copy_past_the_stale_window_waits_for_the_store(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    assert (await reader.read(site.id, "/a"))["page_views"] == 0
+    await hit(recorder, "/a")
+    await run_pass(store, clock.now())
+    clock.advance(seconds=store.settings.stats_stale_s)
+    assert (await reader.read(site.id, "/a"))["page_views"] == 1
+
+
+async def test_stale_copies_of_one_turn_are_read_anew_together_once(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    urls = [f"/p{n}" for n in range(10)]
+    for url in urls:
+        await reader.read(site.id, url)
+    for url in urls:
+        await hit(recorder, url)
+    await run_pass(store, clock.now())
+    clock.advance(seconds=store.settings.stats_cache_s)
+    before = await store.redis.info("commandstats")
+    # Each stale page asked three times in the turn: its old figures at once, with the box
+    # of the new pass (read once, before), and one read of the pages after.
+    stale = await asyncio.gather(*(reader.read(site.id, url) for url in urls * 3))
+    await reader.drain()
+    after = await store.redis.info("commandstats")
+    assert [a["page_views"] for a in stale] == [0] * 30
+    now = await read_stats(store, site.id)
+    assert now["today"] > 0 and [a["today"] for a in stale] == [now["today"]] * 30
+    assert len({id(a) for a in stale}) == 10  # one answer a page: encoded once
+    assert _calls(after, "hmget") - _calls(before, "hmget") == 1
+    fresh = await asyncio.gather(*(reader.read(site.id, url) for url in urls))
+    assert [a["page_views"] for a in fresh] == [1] * 10
+
+
+async def test_no_stale_window_reads_the_store_once_the_copy_is_old(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    store.settings = store.settings.model_copy(update={"stats_stale_s": 0})
+    await reader.read(site.id, "/a")
+    await hit(recorder, "/a")
+    clock.advance(seconds=store.settings.stats_cache_s)
+    assert (await reader.read(site.id, "/a"))["page_views"] == 1
+
+
+async def test_a_removed_site_is_unknown_once_its_box_is_old_though_pages_are_not(
+    store: Store, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    await reader.read(site.id, "/a")
+    await store.registry.remove(site.id)
+    store.sites.forget(site.id)
+    clock.advance(seconds=store.settings.stats_cache_s)
+    with pytest.raises(UnknownSite):
+        await reader.read(site.id, "/a")
 
 
 async def test_stats_cache_never_outlives_one_aggregation_interval(
