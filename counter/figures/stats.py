@@ -103,6 +103,7 @@ class StatsReader:
         self._waiting: dict[tuple[str, str | None], tuple[Wanted, asyncio.Future[Any]]] = {}
         # The stale copies to read anew, by their key; those being read stay here until read.
         self._due: dict[tuple[str, str | None], bool] = {}
+        self._refresh_soon = False  # a read of the due copies is set for the end of the turn
         # Per page: the fresh box and stale page copy its last stale answer was made of.
         self._composed: dict[
             tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
@@ -186,12 +187,14 @@ class StatsReader:
         """Read ``key`` anew in the background, once however many readers find it stale."""
         if key in self._due:
             return
-        if not self._due:
+        if not self._refresh_soon:
+            self._refresh_soon = True
             asyncio.get_running_loop().call_soon(self._start, self._refresh)
         self._due[key] = False
 
     async def _refresh(self) -> None:
         """Read the stale copies of this turn together; keep what each read gives."""
+        self._refresh_soon = False  # a copy found stale from now on is read by the next one
         keys = [key for key, started in self._due.items() if not started]
         for key in keys:
             self._due[key] = True

@@ -64,6 +64,21 @@ async def test_stale_copies_of_one_turn_are_read_anew_together_once(
     assert [a["page_views"] for a in fresh] == [1] * 10
 
 
+async def test_a_copy_found_stale_while_another_is_read_anew_is_read_anew_too(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    for url in ("/a", "/b"):
+        await reader.read(site.id, url)
+        await hit(recorder, url)
+    clock.advance(seconds=store.settings.stats_cache_s)
+    assert (await reader.read(site.id, "/a"))["page_views"] == 0
+    for _ in range(3):
+        await asyncio.sleep(0)  # the read of /a anew is under way, waiting for the store
+    assert (await reader.read(site.id, "/b"))["page_views"] == 0
+    await asyncio.wait_for(reader.drain(), timeout=10)
+    assert [(await reader.read(site.id, url))["page_views"] for url in ("/a", "/b")] == [1, 1]
+
+
 async def test_no_stale_window_reads_the_store_once_the_copy_is_old(
     store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
 ) -> None:
