@@ -101,9 +101,9 @@ class StatsReader:
         self._answers: Recent[tuple[str, str | None], dict[str, Any]] = Recent(LAST_ANSWERS)
         # The reads of this turn, by (site id, path), each with the answer it will get.
         self._waiting: dict[tuple[str, str | None], tuple[Wanted, asyncio.Future[Any]]] = {}
-        # The stale copies to read anew, by their key; those being read stay here until read.
-        self._due: dict[tuple[str, str | None], bool] = {}
-        self._refresh_soon = False  # a read of the due copies is set for the end of the turn
+        # The stale copies to read anew at the end of this turn, and those being read anew.
+        self._due: set[tuple[str, str | None]] = set()
+        self._reading: set[tuple[str, str | None]] = set()
         # Per page: the fresh box and stale page copy its last stale answer was made of.
         self._composed: dict[
             tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
@@ -185,19 +185,16 @@ class StatsReader:
 
     def _revalidate(self, key: tuple[str, str | None]) -> None:
         """Read ``key`` anew in the background, once however many readers find it stale."""
-        if key in self._due:
+        if key in self._due or key in self._reading:
             return
-        if not self._refresh_soon:
-            self._refresh_soon = True
+        if not self._due:  # the first of this turn: the read is set for the end of the turn
             asyncio.get_running_loop().call_soon(self._start, self._refresh)
-        self._due[key] = False
+        self._due.add(key)
 
     async def _refresh(self) -> None:
         """Read the stale copies of this turn together; keep what each read gives."""
-        self._refresh_soon = False  # a copy found stale from now on is read by the next one
-        keys = [key for key, started in self._due.items() if not started]
-        for key in keys:
-            self._due[key] = True
+        keys, self._due = list(self._due), set()
+        self._reading.update(keys)
         try:
             store = self.store
             read: list[tuple[tuple[str, str | None], Wanted]] = []
@@ -217,8 +214,7 @@ class StatsReader:
             # The copies age on; a reader past stats_stale_s reads (and is told) itself.
             return
         finally:
-            for key in keys:
-                self._due.pop(key, None)
+            self._reading.difference_update(keys)
         for (key, _), answer in zip(read, answers, strict=True):
             self._keep(key, now, answer, self._answers.get(key))
 
