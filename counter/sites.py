@@ -203,23 +203,22 @@ class SiteCache:
             try:
                 site: Site | None = await self._registry.get(site_id)
             except UnknownSite:
-                site = None
+                known = entry[1] if entry is not None else None
                 # Asked on a miss only: on a Cluster the epoch key lives on one node.
                 lost = await self._registry.lost()
                 self.epoch_seen = self.epoch_seen or not lost
-                if lost and ((entry is not None and entry[1] is not None) or self.epoch_seen):
-                    # The store lost its data (FLUSHALL, a restart without persistence) and
-                    # the aggregator has not restored the registry yet: a site this process
-                    # knew is still ours, and its hits count, to be added to what the restore
-                    # brings back; one it has no copy of may be ours too (its hits are
-                    # spooled, and judged when the registry is back), so it is not called
-                    # unknown. (A store that never had an epoch is new, not lost.)
-                    if entry is None or entry[1] is None:
-                        raise StoreRestoring(
-                            "the store lost its data and is being restored from the "
-                            "snapshot; try again in a few seconds"
-                        ) from None
-                    site = entry[1]
+                # The store lost its data (FLUSHALL, a restart without persistence) and the
+                # aggregator has not restored the registry yet: a site this process knew is
+                # still ours, and its hits count, to be added to what the restore brings
+                # back; one it has no copy of may be ours too (its hits are spooled, and
+                # judged when the registry is back), so it is not called unknown. (A store
+                # that never had an epoch is new, not lost.)
+                if lost and known is None and self.epoch_seen:
+                    raise StoreRestoring(
+                        "the store lost its data and is being restored from the snapshot; "
+                        "try again in a few seconds"
+                    ) from None
+                site = known if lost else None
             except RedisError:
                 if entry is None:
                     raise
