@@ -52,7 +52,8 @@ def connect(settings: Settings, url: str, timeout_s: float | None = None) -> Red
     if settings.redis_mode is RedisMode.cluster:
         return RedisCluster.from_url(url, **options)  # type: ignore[return-value]
     if settings.redis_mode is RedisMode.sentinel:
-        sentinel = Sentinel([_host_port(url)], **options)  # type: ignore[no-untyped-call]
+        # Typed from redis 8.2 on; untyped in 8.1, which the range still allows.
+        sentinel = Sentinel([_host_port(url)], **options)  # type: ignore[no-untyped-call,unused-ignore]
         master: Redis = sentinel.master_for(settings.redis_sentinel_master, **options)
         return master
     return Redis.from_url(url, **options)
