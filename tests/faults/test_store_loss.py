@@ -13,6 +13,7 @@ import pytest
 import redis
 
 import aggregator.snapshot as snapshot_module
+import counter.record.journal as journal_module
 from aggregator.rollup import run_pass
 from aggregator.snapshot import Snapshots, StoreLost
 from counter.access import KeyRing, KeyScope, issue_key
@@ -158,6 +159,41 @@ async def test_pageviews_acknowledged_after_the_last_snapshot_are_counted_again_
     assert after.summaries[site.id]["total"] == 8  # every acknowledged pageview
     assert after.summaries[site.id]["visitors"]["today"] == 8
     assert await journal.settle(store, spool) == (3, 0)  # the next snapshot holds the replays
+    assert len(journal) == 0
+
+
+async def test_a_tick_judges_again_only_what_its_marker_could_decide_otherwise(
+    store: Store, site: Site, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.settings.snapshot_interval_s = 0
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    spool = Spool(tmp_path / "spool", 1 << 20)
+    journal = Journal(tmp_path / "journal", 1000)
+    recorder = Recorder(store, spool, journal=journal)
+    judged: list[object] = []
+    verdict = journal_module._verdict
+
+    def counted(entry: Any, marker: Any) -> str:
+        judged.append(entry)
+        return verdict(entry, marker)
+
+    monkeypatch.setattr(journal_module, "_verdict", counted)
+    await run_pass(store, clock.now(), snapshots=snapshots)
+    for n in range(5):
+        await hit(recorder, ip=f"198.51.100.{n}")
+    assert await journal.settle(store, spool) == (0, 0) and len(judged) == 5
+    assert await journal.settle(store, spool) == (0, 0) and len(judged) == 5  # none again
+    await hit(recorder, ip="198.51.100.9")
+    assert await journal.settle(store, spool) == (0, 0) and len(judged) == 6  # the new one
+    await run_pass(store, clock.now(), snapshots=snapshots)  # a new marker: all of them
+    assert await journal.settle(store, spool) == (6, 0) and len(judged) == 12
+    # Lost, with no room in the spool: judged again at the next tick, marker unchanged.
+    for n in range(3):
+        await hit(recorder, ip=f"203.0.113.{n}")
+    await wipe(store)
+    await run_pass(store, clock.now(), snapshots=snapshots)  # restores
+    assert await journal.settle(store, Spool(tmp_path / "full", 1)) == (0, 0)
+    assert await journal.settle(store, spool) == (0, 3)
     assert len(journal) == 0
 
 
