@@ -12,6 +12,8 @@ changes nothing.
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +38,8 @@ from counter.storage.store import Store
 log = logging.getLogger("visitor_stats.aggregator")
 
 CHUNK = 250
+PRESENCE_CHUNK = 1_000  # visitors (or pages) a presence call takes at most: a ms of the store
+COUNTING_TTL_S = 300  # the counts of a pass that stopped midway are let go
 DURABLE_READS = 5  # per site, for its fingerprint: see _pass_over
 
 
@@ -107,11 +111,69 @@ async def run_pass(
     return report
 
 
+async def live_pages(store: Store, sites: Sequence[Site], now_ms: int) -> dict[str, int]:
+    """Who reads which page now, and the presence no longer needed let go; crawlers online,
+    by site. The store reads and prunes a chunk of visitors a call (live_pages.lua,
+    prune_presence.lua), and the pages are counted here, so that no call holds the store
+    for long; each round is one round trip for all the sites with more to do."""
+    readers: dict[str, Counter[bytes]] = {site.id: Counter() for site in sites}
+    scans: dict[str, tuple[bytes | int, int]] = {}  # site -> where its next read starts
+    prunes: dict[str, tuple[int, int]] = {}  # site -> (online since, presence kept since)
+    for site in sites:
+        since = now_ms - site.online_window_s * 1000
+        scans[site.id] = (since, 0)
+        # Presence older than both the online window and a session is no longer needed.
+        idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
+        prunes[site.id] = (since, now_ms - idle_ms)
+    while scans or prunes:
+        batch = store.batch()
+        for site_id, (since, kept_since) in prunes.items():
+            keys = store.keys.site(site_id).prune_presence_keys()
+            batch.script(store.scripts.prune_presence, keys, [since, kept_since, PRESENCE_CHUNK])
+        for site_id, (start, skip) in scans.items():
+            keys = store.keys.site(site_id).live_pages_keys()
+            batch.script(store.scripts.live_pages, keys, [start, skip, PRESENCE_CHUNK])
+        results = iter(await batch.execute())
+        for site_id, gone in zip(list(prunes), results, strict=False):
+            if int(gone) < PRESENCE_CHUNK:
+                del prunes[site_id]
+        for site_id, (after, skip, read, *pages) in zip(list(scans), results, strict=False):
+            readers[site_id].update(pages)
+            if int(read) < PRESENCE_CHUNK:
+                del scans[site_id]
+            else:
+                scans[site_id] = (after, int(skip))
+    return await _write_online_pages(store, readers)
+
+
+async def _write_online_pages(store: Store, readers: dict[str, Counter[bytes]]) -> dict[str, int]:
+    """Each site's counted readers in place of its old ones, a chunk of pages a call (in
+    rounds, so that each site's last call comes after its others, on a Cluster too)."""
+    pass_id = secrets.token_hex(4)
+    left = {site_id: list(counts.items()) for site_id, counts in readers.items()}
+    bots: dict[str, int] = {}
+    while left:
+        batch = store.batch()
+        for site_id, pairs in left.items():
+            chunk, last = pairs[:PRESENCE_CHUNK], len(pairs) <= PRESENCE_CHUNK
+            args = [int(last), COUNTING_TTL_S, *(x for page, n in chunk for x in (n, page))]
+            keys = store.keys.site(site_id).write_online_pages_keys(pass_id)
+            batch.script(store.scripts.write_online_pages, keys, args)
+        for site_id, crawlers in zip(list(left), await batch.execute(), strict=True):
+            if len(left[site_id]) <= PRESENCE_CHUNK:
+                bots[site_id] = int(crawlers)
+                del left[site_id]
+            else:
+                left[site_id] = left[site_id][PRESENCE_CHUNK:]
+    return bots
+
+
 async def _pass_over(
     store: Store, now: datetime, sites: Sequence[Site], report: PassReport, held: set[str]
 ) -> None:
     periods = {s.id: Periods.of(now, s.tz, s.first_weekday) for s in sites}
     now_ms = int(now.timestamp() * 1000)
+    bots = await live_pages(store, sites, now_ms)
 
     batch = store.batch()
     for site in sites:
@@ -130,15 +192,6 @@ async def _pass_over(
                     keys=keys.close_day_keys(day),
                     args=[day.isoformat(), store.settings.closed_day_grace_s],
                 )
-    for site in sites:
-        # Who reads which page now, and crawlers online; presence older than both the online
-        # window and a session is no longer needed, nor the page its visitor was on.
-        idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
-        batch.script(
-            store.scripts.live_pages,
-            keys=store.keys.site(site.id).live_pages_keys(),
-            args=[now_ms - site.online_window_s * 1000, now_ms - idle_ms],
-        )
     for site in sites:
         key_list, args = read_site_call(
             store.keys.site(site.id), periods[site.id], now_ms - site.online_window_s * 1000
@@ -175,20 +228,19 @@ async def _pass_over(
             report.days_closed += 1
             log.info("closed %s %s (%d visitors)", site_id, day.isoformat(), visitors)
     n = len(sites)
-    live = rest[:n]
-    reads = rest[n : 2 * n]
-    for site, pages in zip(sites, rest[2 * n : 3 * n], strict=True):
+    reads = rest[:n]
+    for site, pages in zip(sites, rest[n : 2 * n], strict=True):
         if int(pages) > store.settings.max_pages_per_site:
             report.pages_pruned += await prune_pages(store, site.id)
-    durable = rest[3 * n : (3 + DURABLE_READS) * n]
-    titles_counted = rest[(3 + DURABLE_READS) * n :][top_sets :: top_sets + 1]
+    durable = rest[2 * n : (2 + DURABLE_READS) * n]
+    titles_counted = rest[(2 + DURABLE_READS) * n :][top_sets :: top_sets + 1]
     for site, titles in zip(sites, titles_counted, strict=True):
         if int(titles) > TOP_KEEP * top_sets:
             report.titles_pruned += await prune_titles(store, site.id, periods[site.id])
 
-    for index, (site, raw, (_, _, bots)) in enumerate(zip(sites, reads, live, strict=True)):
+    for index, (site, raw) in enumerate(zip(sites, reads, strict=True)):
         figures = parse_read_site(raw, periods[site.id])
-        figures.online_bots = int(bots)
+        figures.online_bots = bots[site.id]
         for measure, gap in reconciliation_gap(figures).items():
             if gap:
                 report.mismatches[measure] = report.mismatches.get(measure, 0) + 1

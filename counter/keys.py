@@ -123,7 +123,7 @@ class SiteKeys:
     @property
     def reading(self) -> str:
         """HASH visitor id -> the page of its last pageview or heartbeat: who reads what now.
-        Let go with the visitor's presence (live_pages.lua)."""
+        Let go with the visitor's presence (prune_presence.lua)."""
         return f"{self.base}:reading:visitor"
 
     @property
@@ -236,7 +236,16 @@ class SiteKeys:
 
     def live_pages_keys(self) -> list[str]:
         """live_pages.lua."""
-        return [self.last_seen, self.reading, self.online_pages, self.bots_seen]
+        return [self.last_seen, self.reading]
+
+    def write_online_pages_keys(self, pass_id: str) -> list[str]:
+        """write_online_pages.lua; ``pass_id`` names the new counts while one pass writes
+        them (two aggregators at once each write apart, and the last to finish stays)."""
+        return [f"{self.online_pages}:counting:{pass_id}", self.online_pages, self.bots_seen]
+
+    def prune_presence_keys(self) -> list[str]:
+        """prune_presence.lua."""
+        return [self.last_seen, self.reading, self.bots_seen]
 
     def read_site_keys(self, periods: Periods) -> list[str]:
         """read_site.lua: its fixed keys, then one visitors HLL per period, in PERIODS order."""

@@ -151,9 +151,7 @@ class Journal:
             log.error("the journal cannot be written (%s)", exc.strerror)
             return
         segment.live += 1
-        self._entries.setdefault(site, []).append(
-            Entry(site, generation, restored, line, segment)
-        )
+        self._entries.setdefault(site, []).append(Entry(site, generation, restored, line, segment))
         self._count += 1
 
     def adopt(self) -> int:

@@ -264,7 +264,7 @@ class Recorder:
             if path is not None:
                 pipe.hget(keys.page_views, path)
             if crawler:
-                # Pruned by each pass (live_pages.lua); the expiry bounds it without passes.
+                # Pruned by each pass (prune_presence.lua); the expiry bounds it without passes.
                 pipe.zadd(keys.bots_seen, {crawler: int(at.timestamp() * 1000)})
                 pipe.expire(keys.bots_seen, 2 * site.online_window_s)
             _, _, raw, *rest = await pipe.execute()

@@ -27,6 +27,8 @@ class Scripts:
     carry_pages: AsyncScript
     carry_totals: AsyncScript
     live_pages: AsyncScript
+    prune_presence: AsyncScript
+    write_online_pages: AsyncScript
     mark_epoch: AsyncScript
 
     @classmethod
