@@ -40,6 +40,7 @@ log = logging.getLogger("visitor_stats.aggregator")
 CHUNK = 250
 PRESENCE_CHUNK = 1_000  # visitors (or pages) a presence call takes at most: a ms of the store
 COUNTING_TTL_S = 300  # the counts of a pass that stopped midway are let go
+CURSOR_TTL_S = 3600  # then each page's readers are counted afresh (see write_online_pages.lua)
 DURABLE_READS = 5  # per site, for its fingerprint: see _pass_over
 
 
@@ -113,59 +114,81 @@ async def run_pass(
 
 async def live_pages(store: Store, sites: Sequence[Site], now_ms: int) -> dict[str, int]:
     """Who reads which page now, and the presence no longer needed let go; crawlers online,
-    by site. The store reads and prunes a chunk of visitors a call (live_pages.lua,
-    prune_presence.lua), and the pages are counted here, so that no call holds the store
-    for long; each round is one round trip for all the sites with more to do."""
-    readers: dict[str, Counter[bytes]] = {site.id: Counter() for site in sites}
-    scans: dict[str, tuple[bytes | int, int]] = {}  # site -> where its next read starts
-    prunes: dict[str, tuple[int, int]] = {}  # site -> (online since, presence kept since)
-    for site in sites:
-        since = now_ms - site.online_window_s * 1000
-        scans[site.id] = (since, 0)
-        # Presence older than both the online window and a session is no longer needed.
-        idle_ms = max(site.online_window_s, site.session_timeout_s) * 1000
-        prunes[site.id] = (since, now_ms - idle_ms)
-    while scans or prunes:
+    by site. The hit script keeps each page's readers as visitors move; a pass moves the
+    online cursor to the window's start, and the visitors it passes leave their pages
+    (online_expire.lua), so it costs what left the window, not all who are in it. A site
+    without a cursor is counted afresh. Each step takes a chunk of visitors a call, so no
+    call holds the store for long, and each round is one round trip for all the sites."""
+    since = {site.id: now_ms - site.online_window_s * 1000 for site in sites}
+    moving, afresh = set(since), []
+    while moving:
         batch = store.batch()
-        for site_id, (since, kept_since) in prunes.items():
+        for site_id in moving:
+            keys = store.keys.site(site_id).online_expire_keys()
+            batch.script(store.scripts.online_expire, keys, [since[site_id], PRESENCE_CHUNK])
+        for site_id, moved in zip(list(moving), await batch.execute(), strict=True):
+            if int(moved) != 0:
+                moving.discard(site_id)
+                if int(moved) < 0:
+                    afresh.append(site_id)
+    if afresh:
+        await _count_afresh(store, {site_id: since[site_id] for site_id in afresh})
+    # Presence older than both the online window and a session is no longer needed; it is
+    # behind the cursor now, so counted on no page.
+    prunes = {
+        site.id: (since[site.id], now_ms - max(site.online_window_s, site.session_timeout_s) * 1000)
+        for site in sites
+    }
+    bots: dict[str, int] = {}
+    while prunes:
+        batch = store.batch()
+        for site_id, (online_since, kept_since) in prunes.items():
             keys = store.keys.site(site_id).prune_presence_keys()
-            batch.script(store.scripts.prune_presence, keys, [since, kept_since, PRESENCE_CHUNK])
+            args = [online_since, kept_since, PRESENCE_CHUNK]
+            batch.script(store.scripts.prune_presence, keys, args)
+        for site_id, (gone, crawlers) in zip(list(prunes), await batch.execute(), strict=True):
+            bots[site_id] = int(crawlers)
+            if int(gone) < PRESENCE_CHUNK:
+                del prunes[site_id]
+    return bots
+
+
+async def _count_afresh(store: Store, since: dict[str, int]) -> None:
+    """Each site's readers counted from its visitors seen since, a chunk a call
+    (live_pages.lua), then written in place of the old counts with the cursor."""
+    readers: dict[str, Counter[bytes]] = {site_id: Counter() for site_id in since}
+    scans: dict[str, tuple[bytes | int, int]] = {site_id: (at, 0) for site_id, at in since.items()}
+    while scans:
+        batch = store.batch()
         for site_id, (start, skip) in scans.items():
             keys = store.keys.site(site_id).live_pages_keys()
             batch.script(store.scripts.live_pages, keys, [start, skip, PRESENCE_CHUNK])
-        results = iter(await batch.execute())
-        for site_id, gone in zip(list(prunes), results, strict=False):
-            if int(gone) < PRESENCE_CHUNK:
-                del prunes[site_id]
-        for site_id, (after, skip, read, *pages) in zip(list(scans), results, strict=False):
+        for site_id, (after, skip, read, *pages) in zip(
+            list(scans), await batch.execute(), strict=True
+        ):
             readers[site_id].update(pages)
             if int(read) < PRESENCE_CHUNK:
                 del scans[site_id]
             else:
                 scans[site_id] = (after, int(skip))
-    return await _write_online_pages(store, readers)
-
-
-async def _write_online_pages(store: Store, readers: dict[str, Counter[bytes]]) -> dict[str, int]:
-    """Each site's counted readers in place of its old ones, a chunk of pages a call (in
-    rounds, so that each site's last call comes after its others, on a Cluster too)."""
+    # A chunk of pages a call, in rounds, so that each site's last call (the rename and the
+    # cursor) comes after its others, on a Cluster too.
     pass_id = secrets.token_hex(4)
     left = {site_id: list(counts.items()) for site_id, counts in readers.items()}
-    bots: dict[str, int] = {}
     while left:
         batch = store.batch()
         for site_id, pairs in left.items():
-            chunk, last = pairs[:PRESENCE_CHUNK], len(pairs) <= PRESENCE_CHUNK
-            args = [int(last), COUNTING_TTL_S, *(x for page, n in chunk for x in (n, page))]
+            last = len(pairs) <= PRESENCE_CHUNK
+            args: list[int | bytes] = [int(last), COUNTING_TTL_S, since[site_id], CURSOR_TTL_S]
+            args += [x for page, n in pairs[:PRESENCE_CHUNK] for x in (n, page)]
             keys = store.keys.site(site_id).write_online_pages_keys(pass_id)
             batch.script(store.scripts.write_online_pages, keys, args)
-        for site_id, crawlers in zip(list(left), await batch.execute(), strict=True):
-            if len(left[site_id]) <= PRESENCE_CHUNK:
-                bots[site_id] = int(crawlers)
-                del left[site_id]
-            else:
-                left[site_id] = left[site_id][PRESENCE_CHUNK:]
-    return bots
+        await batch.execute()
+        left = {
+            site_id: pairs[PRESENCE_CHUNK:]
+            for site_id, pairs in left.items()
+            if len(pairs) > PRESENCE_CHUNK
+        }
 
 
 async def _pass_over(

@@ -128,8 +128,16 @@ class SiteKeys:
 
     @property
     def online_pages(self) -> str:
-        """ZSET page path -> visitors online whose last hit was on it, rewritten each pass."""
+        """ZSET page path -> readers: the visitors seen since :attr:`online_cursor` whose last
+        hit was on the page. The hit script moves a visitor from page to page; each pass
+        moves the cursor to the online window's start and lets go of those it passed."""
         return f"{self.base}:online:page"
+
+    @property
+    def online_cursor(self) -> str:
+        """STRING ms: :attr:`online_pages` counts the visitors seen since. Missing (a new
+        store, a loss, or its hour is up): the next pass counts every reader afresh."""
+        return f"{self.base}:online:cursor"
 
     @property
     def bots_seen(self) -> str:
@@ -230,6 +238,8 @@ class SiteKeys:
             self.page_titles,
             self.top_total,
             self.reading,
+            self.online_pages,
+            self.online_cursor,
             *(self.top_of(span, periods.starts[span.current]) for span in SPANS),
             *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
         )
@@ -238,10 +248,15 @@ class SiteKeys:
         """live_pages.lua."""
         return [self.last_seen, self.reading]
 
+    def online_expire_keys(self) -> list[str]:
+        """online_expire.lua."""
+        return [self.last_seen, self.reading, self.online_pages, self.online_cursor]
+
     def write_online_pages_keys(self, pass_id: str) -> list[str]:
         """write_online_pages.lua; ``pass_id`` names the new counts while one pass writes
         them (two aggregators at once each write apart, and the last to finish stays)."""
-        return [f"{self.online_pages}:counting:{pass_id}", self.online_pages, self.bots_seen]
+        counting = f"{self.online_pages}:counting:{pass_id}"
+        return [counting, self.online_pages, self.online_cursor]
 
     def prune_presence_keys(self) -> list[str]:
         """prune_presence.lua."""

@@ -28,6 +28,7 @@ class Scripts:
     carry_totals: AsyncScript
     live_pages: AsyncScript
     prune_presence: AsyncScript
+    online_expire: AsyncScript
     write_online_pages: AsyncScript
     mark_epoch: AsyncScript
 

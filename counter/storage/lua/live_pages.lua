@@ -1,12 +1,12 @@
--- live_pages.lua: the pages a chunk of the visitors online read, for "who is reading which
--- page now". A pass calls it in turn, each call taking up where the one before ended, and
--- counts the pages itself (aggregator/rollup.py, live_pages): the store only reads, a chunk
--- a call, so no call holds it for long. (One call that counted every visitor online held
--- the store for about 240 ms at 200,000 online, and every hit waited.)
+-- live_pages.lua: the pages a chunk of the visitors online read, to count "who is reading
+-- which page now" afresh (a site with no online cursor: a new store, a loss, or the cursor's
+-- hour is up; the hit script keeps the counts between). A pass calls it in turn, each call
+-- taking up where the one before ended, and counts the pages itself (aggregator/rollup.py):
+-- the store only reads, a chunk a call, so no call holds it for long.
 --
 -- A visitor seen again while a pass reads moves to the end of the order: it may be read
 -- twice in that pass (or, moved from the very millisecond where one call ended, make the
--- next call skip one other); the next pass reads afresh.
+-- next call skip one other); the next count afresh mends it.
 --
 -- (KEYS in this order: counter/keys.py, SiteKeys.live_pages_keys.)
 -- KEYS[1] last_seen  ZSET visitor -> last seen ms (the hit script's)

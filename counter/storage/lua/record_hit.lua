@@ -17,9 +17,14 @@
 -- KEYS[13] page_titles      HASH page path -> latest title
 -- KEYS[14] top_total        ZSET page path -> all-time views (the all-time most viewed)
 -- KEYS[15] reading          HASH visitor -> the page of its last pageview or heartbeat
--- KEYS[16..] the n spans' top sets (ZSET page path -> pageviews) of their current period,
+-- KEYS[16] online_pages     ZSET page path -> readers: visitors seen since the cursor whose
+--                           last hit was on the page (kept here as visitors move; the
+--                           aggregator lets go of those the cursor passes: online_expire.lua)
+-- KEYS[17] online_cursor    STRING ms: online_pages counts the visitors seen since (none
+--                           while it is missing: the next pass counts afresh)
+-- KEYS[18..] the n spans' top sets (ZSET page path -> pageviews) of their current period,
 --            the day's first, then week, month…; then the n spans' visitors HLLs, in the
---            same order (n = (#KEYS - 15) / 2)
+--            same order (n = (#KEYS - 17) / 2)
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
@@ -124,7 +129,19 @@ if not pageview and (not previous or now - tonumber(previous) > tonumber(ARGV[4]
 end
 -- GT: a replayed (older) hit never moves a visitor's last-seen backwards, nor its page.
 if redis.call('ZADD', KEYS[1], 'GT', 'CH', now, visitor) == 1 then
-  redis.call('HSET', KEYS[15], visitor, ARGV[7])  -- per-page online (live_pages.lua)
+  -- Who reads which page now: the visitor leaves the page it was counted on for this one.
+  local page, cursor = ARGV[7], redis.call('GET', KEYS[17])
+  if cursor then
+    cursor = tonumber(cursor)
+    local before = previous and tonumber(previous) >= cursor and redis.call('HGET', KEYS[15], visitor)
+    if before ~= page then
+      if before and tonumber(redis.call('ZINCRBY', KEYS[16], -1, before)) <= 0 then
+        redis.call('ZREM', KEYS[16], before)
+      end
+      if now >= cursor then redis.call('ZINCRBY', KEYS[16], 1, page) end
+    end
+  end
+  redis.call('HSET', KEYS[15], visitor, page)
 end
 local online = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[5]), '+inf')
 
@@ -151,11 +168,11 @@ redis.call('SADD', KEYS[6], day)
 
 -- Most viewed: each span's current period counts the pageview; all time takes the page's own
 -- figure (GT: a page the aggregator trimmed away comes back with its true count, never lower).
-local spans = (#KEYS - 15) / 2
+local spans = (#KEYS - 17) / 2
 redis.call('ZADD', KEYS[14], 'GT', page_views, path)
-for i = 16, 15 + spans do
+for i = 18, 17 + spans do
   redis.call('ZINCRBY', KEYS[i], 1, path)
-  local ttl = tonumber(ARGV[i + 5])
+  local ttl = tonumber(ARGV[i + 3])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- The latest title, written only when it changed: most pageviews repeat it.
@@ -165,10 +182,10 @@ if title ~= '' and redis.call('HGET', KEYS[13], path) ~= title then
 end
 
 local new_visitor = 0
-for i = 16 + spans, #KEYS do
+for i = 18 + spans, #KEYS do
   local added = redis.call('PFADD', KEYS[i], visitor)
-  if i == 16 + spans then new_visitor = added end
-  local ttl = tonumber(ARGV[i + 5])
+  if i == 18 + spans then new_visitor = added end
+  local ttl = tonumber(ARGV[i + 3])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
