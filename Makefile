@@ -36,3 +36,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.hits
 	$(BIN)/python -m bench.shard
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.online
