@@ -90,7 +90,7 @@ async def get_top(
 
 @router.get(
     "/api/stats/live",
-    summary="The pages being read now: most readers online first (as of the last pass)",
+    summary="The pages being read now: most readers online first",
     responses=responses(400, 404, 503),
 )
 async def get_live(

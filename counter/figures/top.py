@@ -53,8 +53,9 @@ async def read_top(store: Store, site_id: str, period: str, limit: int) -> dict[
 
 async def read_live(store: Store, site_id: str, limit: int) -> dict[str, Any]:
     """``{"site", "pages": [{"url", "title", "online"}]}``: the pages with the most readers
-    now (visitors online whose last pageview or heartbeat was on the page), as of the last
-    aggregation pass (live_pages.lua rewrites the set each pass)."""
+    now (visitors online whose last pageview or heartbeat was on the page): the hit script
+    moves a visitor to its new page, and each aggregation pass lets go of those gone quiet
+    for the online window (SiteKeys.online_pages)."""
     check_limit(limit)
     site = await store.sites.get(site_id)
     keys = store.keys.site(site.id)
