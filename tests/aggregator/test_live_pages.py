@@ -196,3 +196,16 @@ async def test_with_no_cursor_hits_leave_the_counts_and_the_next_pass_counts_afr
     moved = Counter(expected) - Counter({"/a": 1}) + Counter({"/new": 1})
     assert await online_pages(store, site) == dict(moved)
     assert 0 < await store.redis.ttl(keys.online_cursor) <= rollup.CURSOR_TTL_S
+
+
+async def test_a_pass_run_for_a_later_time_does_not_leave_the_hits_after_it_uncounted(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock
+) -> None:
+    await run_pass(store, clock.now() + timedelta(days=1))  # `rollup --now tomorrow`
+    await hit(recorder, "/a", ip="198.51.100.1")
+    await hit(recorder, "/b", ip="198.51.100.2")
+    await run_pass(store, clock.now())
+    assert await online_pages(store, site) == {"/a": 1, "/b": 1}
+    clock.advance(timedelta(seconds=1))
+    await hit(recorder, "/c", ip="198.51.100.2")  # and kept as visitors move from then on
+    assert await online_pages(store, site) == {"/a": 1, "/c": 1} == await truth(store, site)

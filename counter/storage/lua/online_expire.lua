@@ -10,13 +10,16 @@
 -- KEYS[4] online_cursor  STRING ms
 -- ARGV[1] the online window's start, ms   ARGV[2] at most this many visitors in this call
 -- Returns 1 when the cursor is there, 0 while it is on its way, -1 when there is no cursor
--- (the pass counts every reader afresh: aggregator/rollup.py).
+-- or it is ahead (the pass counts every reader afresh: aggregator/rollup.py).
 
 local cursor = redis.call('GET', KEYS[4])
 if not cursor then return -1 end
 cursor = tonumber(cursor)
 local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-if cursor >= since then return 1 end
+if cursor == since then return 1 end
+-- Ahead of the window (a pass run for a later time: `rollup --now`): counted afresh, or hits
+-- before it would go uncounted until the clock caught up.
+if cursor > since then return -1 end
 
 local rows = redis.call('ZRANGEBYSCORE', KEYS[1], cursor, '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit)
 local passed, upto = {}, since
