@@ -12,8 +12,7 @@ changes nothing.
 from __future__ import annotations
 
 import logging
-import secrets
-from collections import Counter
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,9 +37,9 @@ from counter.storage.store import Store
 log = logging.getLogger("visitor_stats.aggregator")
 
 CHUNK = 250
-PRESENCE_CHUNK = 1_000  # visitors (or pages) a presence call takes at most: a ms of the store
-COUNTING_TTL_S = 300  # the counts of a pass that stopped midway are let go
-CURSOR_TTL_S = 3600  # then each page's readers are counted afresh (see write_online_pages.lua)
+PRESENCE_CHUNK = 1_000  # visitors a presence call takes at most: a ms or two of the store
+COUNTING_TTL_S = 300  # a count afresh that stopped midway is let go, and begun anew
+CURSOR_TTL_S = 3600  # then each page's readers are counted afresh (live_pages.lua)
 DURABLE_READS = 5  # per site, for its fingerprint: see _pass_over
 
 
@@ -154,41 +153,20 @@ async def live_pages(store: Store, sites: Sequence[Site], now_ms: int) -> dict[s
 
 
 async def _count_afresh(store: Store, since: dict[str, int]) -> None:
-    """Each site's readers counted from its visitors seen since, a chunk a call
-    (live_pages.lua), then written in place of the old counts with the cursor."""
-    readers: dict[str, Counter[bytes]] = {site_id: Counter() for site_id in since}
-    scans: dict[str, tuple[bytes | int, int]] = {site_id: (at, 0) for site_id, at in since.items()}
-    while scans:
-        batch = store.batch()
-        for site_id, (start, skip) in scans.items():
-            keys = store.keys.site(site_id).live_pages_keys()
-            batch.script(store.scripts.live_pages, keys, [start, skip, PRESENCE_CHUNK])
-        for site_id, (after, skip, read, *pages) in zip(
-            list(scans), await batch.execute(), strict=True
-        ):
-            readers[site_id].update(pages)
-            if int(read) < PRESENCE_CHUNK:
-                del scans[site_id]
-            else:
-                scans[site_id] = (after, int(skip))
-    # A chunk of pages a call, in rounds, so that each site's last call (the rename and the
-    # cursor) comes after its others, on a Cluster too.
-    pass_id = secrets.token_hex(4)
-    left = {site_id: list(counts.items()) for site_id, counts in readers.items()}
+    """Each site's readers counted from its visitors seen since, a chunk a call, until the
+    new counts and the cursor are in place (live_pages.lua)."""
+    left = dict(since)
     while left:
         batch = store.batch()
-        for site_id, pairs in left.items():
-            last = len(pairs) <= PRESENCE_CHUNK
-            args: list[int | bytes] = [int(last), COUNTING_TTL_S, since[site_id], CURSOR_TTL_S]
-            args += [x for page, n in pairs[:PRESENCE_CHUNK] for x in (n, page)]
-            keys = store.keys.site(site_id).write_online_pages_keys(pass_id)
-            batch.script(store.scripts.write_online_pages, keys, args)
-        await batch.execute()
-        left = {
-            site_id: pairs[PRESENCE_CHUNK:]
-            for site_id, pairs in left.items()
-            if len(pairs) > PRESENCE_CHUNK
-        }
+        for site_id, at in left.items():
+            keys = store.keys.site(site_id).live_pages_keys()
+            # The cursors of many sites, set in one pass, do not all end in the same one.
+            cursor_ttl_s = CURSOR_TTL_S + random.randrange(CURSOR_TTL_S // 6)
+            args = [at, PRESENCE_CHUNK, COUNTING_TTL_S, cursor_ttl_s]
+            batch.script(store.scripts.live_pages, keys, args)
+        for site_id, done in zip(list(left), await batch.execute(), strict=True):
+            if int(done):
+                del left[site_id]
 
 
 async def _pass_over(

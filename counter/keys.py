@@ -140,6 +140,18 @@ class SiteKeys:
         return f"{self.base}:online:cursor"
 
     @property
+    def online_next(self) -> str:
+        """ZSET page path -> readers: :attr:`online_pages` counted afresh, while it is counted
+        (live_pages.lua; the hit script moves the visitors already counted)."""
+        return f"{self.base}:online:page:next"
+
+    @property
+    def online_next_at(self) -> str:
+        """HASH since, upto: :attr:`online_next` counts the visitors seen from ``since`` to
+        before ``upto`` so far."""
+        return f"{self.base}:online:next"
+
+    @property
     def bots_seen(self) -> str:
         """ZSET crawler (a short hash of its user agent) -> last seen ms: crawlers online,
         counted apart from visitors ("Máy chủ tìm kiếm")."""
@@ -240,27 +252,30 @@ class SiteKeys:
             self.reading,
             self.online_pages,
             self.online_cursor,
+            self.online_next,
+            self.online_next_at,
             *(self.top_of(span, periods.starts[span.current]) for span in SPANS),
             *(self.visitors_of(span, periods.starts[span.current]) for span in SPANS),
         )
 
     def live_pages_keys(self) -> list[str]:
         """live_pages.lua."""
-        return [self.last_seen, self.reading]
+        return [
+            self.last_seen,
+            self.reading,
+            self.online_pages,
+            self.online_cursor,
+            self.online_next,
+            self.online_next_at,
+        ]
 
     def online_expire_keys(self) -> list[str]:
         """online_expire.lua."""
         return [self.last_seen, self.reading, self.online_pages, self.online_cursor]
 
-    def write_online_pages_keys(self, pass_id: str) -> list[str]:
-        """write_online_pages.lua; ``pass_id`` names the new counts while one pass writes
-        them (two aggregators at once each write apart, and the last to finish stays)."""
-        counting = f"{self.online_pages}:counting:{pass_id}"
-        return [counting, self.online_pages, self.online_cursor]
-
     def prune_presence_keys(self) -> list[str]:
         """prune_presence.lua."""
-        return [self.last_seen, self.reading, self.bots_seen]
+        return [self.last_seen, self.reading, self.bots_seen, self.online_cursor]
 
     def read_site_keys(self, periods: Periods) -> list[str]:
         """read_site.lua: its fixed keys, then one visitors HLL per period, in PERIODS order."""

@@ -65,7 +65,7 @@ async def read_many(store: Store, wanted: Sequence[Wanted]) -> list[dict[str, An
             answers.append(boxes[site.id])
             continue
         page_views, page_online = figures[site.id, path]
-        # Visitors online whose last pageview or heartbeat was on this page, as of the pass.
+        # Visitors online whose last pageview or heartbeat was on this page (SiteKeys.online_pages).
         answers.append({**boxes[site.id], "page_views": page_views, "page_online": page_online})
     return answers
 

@@ -29,7 +29,6 @@ class Scripts:
     live_pages: AsyncScript
     prune_presence: AsyncScript
     online_expire: AsyncScript
-    write_online_pages: AsyncScript
     mark_epoch: AsyncScript
 
     @classmethod

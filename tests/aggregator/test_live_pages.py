@@ -60,57 +60,54 @@ async def test_any_chunk_size_counts_every_reader_once(
     assert await store.redis.keys(f"{store.keys.site(site.id).online_pages}:*") == []
 
 
-async def read_all(store: Store, site: Site, since: int, chunk: int) -> tuple[Counter[str], int]:
-    """live_pages.lua called as a pass calls it: the pages read, and the calls it took."""
+async def next_counts(store: Store, site: Site) -> dict[str, int]:
+    ranked = await store.redis.zrange(store.keys.site(site.id).online_next, 0, -1, withscores=True)
+    return {path.decode(): int(score) for path, score in ranked}
+
+
+async def count_call(store: Store, site: Site, since: int, chunk: int) -> int:
+    """One call of a count afresh, as a pass makes it; 1 when the counts are in place."""
     keys = store.keys.site(site.id).live_pages_keys()
-    pages: Counter[str] = Counter()
-    start: object = since
-    skip, calls = 0, 0
-    while True:
-        start, skip, read, *found = await store.scripts.live_pages(
-            keys=keys, args=[start, skip, chunk]
-        )
-        calls += 1
-        assert read <= chunk and len(found) <= read
-        pages.update(page.decode() for page in found)
-        if read < chunk:
-            return pages, calls
+    done: int = await store.scripts.live_pages(keys=keys, args=[since, chunk, 60, 3600])
+    return done
 
 
-async def test_a_call_reads_at_most_its_chunk(
+async def test_a_count_afresh_takes_a_chunk_a_call_and_the_old_counts_stand_until_its_end(
     store: Store, recorder: Recorder, site: Site, clock: FakeClock
 ) -> None:
     await hit(recorder, "/old", ip="203.0.113.1")
     await run_pass(store, clock.now())
     clock.advance(timedelta(seconds=1))
     expected = await readers(recorder, clock)
+    await store.redis.delete(store.keys.site(site.id).online_cursor)
+    await store.redis.zincrby(store.keys.site(site.id).online_pages, 5, "/drifted")
+    standing = await online_pages(store, site)
     since = int(clock.now().timestamp() * 1000) - site.online_window_s * 1000
-    pages, calls = await read_all(store, site, since, 3)
-    assert pages == Counter(expected) + Counter({"/old": 1})
-    assert calls == 24 // 3 + 1  # 24 visitors, 3 a call, and the call that finds the end
+    calls, counted = 0, 0
+    while not await count_call(store, site, since, 3):
+        calls += 1
+        assert await online_pages(store, site) == standing  # meanwhile
+        now_counted = sum((await next_counts(store, site)).values())
+        # A chunk's worth, or one millisecond whole (six visitors share one).
+        assert 0 < now_counted - counted <= 6
+        counted = now_counted
+    assert calls >= 24 // 6
+    assert await online_pages(store, site) == dict(Counter(expected) + Counter({"/old": 1}))
 
 
-async def test_a_visitor_seen_again_while_a_pass_reads_is_not_lost(
+async def test_a_visitor_who_moves_while_counted_afresh_counts_once_on_its_new_page(
     store: Store, recorder: Recorder, site: Site, clock: FakeClock
 ) -> None:
     expected = await readers(recorder, clock)
-    keys = store.keys.site(site.id).live_pages_keys()
     since = int(clock.now().timestamp() * 1000) - site.online_window_s * 1000
-    after, skip, _, *first = await store.scripts.live_pages(keys=keys, args=[since, 0, 5])
-    # Visitor 10, not read yet, moves on to /e; visitor 0, read, reads /e too.
+    assert not await count_call(store, site, since, 5)  # visitors 0, 1 and 2..7 counted
     clock.advance(timedelta(seconds=1))
-    await hit(recorder, "/e", ip="198.51.100.10")
-    await hit(recorder, "/e", ip="198.51.100.0")
-    rest: Counter[str] = Counter()
-    while True:
-        after, skip, read, *found = await store.scripts.live_pages(keys=keys, args=[after, skip, 5])
-        rest.update(page.decode() for page in found)
-        if read < 5:
-            break
-    # Visitor 10 counts on /e only, where the pass found it; visitor 0 on /a, where it
-    # was when read, and on /e again (twice in this pass, none lost).
-    counted = Counter(page.decode() for page in first) + rest
-    assert counted == Counter(expected) - Counter({"/b": 1}) + Counter({"/e": 2})
+    await hit(recorder, "/e", ip="198.51.100.10")  # not counted yet: moves on to /e
+    await hit(recorder, "/e", ip="198.51.100.0")  # counted on /a: moves on to /e too
+    while not await count_call(store, site, since, 5):
+        pass
+    moved = Counter(expected) - Counter({"/a": 1, "/b": 1}) + Counter({"/e": 2})
+    assert await online_pages(store, site) == dict(moved) == await truth(store, site)
 
 
 async def test_presence_past_the_session_is_let_go_a_chunk_a_call_all_in_one_pass(
@@ -135,6 +132,16 @@ async def test_passes_at_once_each_count_apart(
     now_ms = int(clock.now().timestamp() * 1000)
     await asyncio.gather(*(live_pages(store, [site], now_ms) for _ in range(4)))
     assert await online_pages(store, site) == expected
+
+
+async def counted_so_far(store: Store, site: Site) -> dict[str, int]:
+    """A count afresh under way, as the definition has it: the visitors seen from its start
+    to before where it has reached, by the page of their last hit."""
+    keys = store.keys.site(site.id)
+    since, upto = await store.redis.hmget(keys.online_next_at, ["since", "upto"])
+    seen = await store.redis.zrangebyscore(keys.last_seen, int(since), f"({int(upto)}")
+    pages = await store.redis.hmget(keys.reading, seen) if seen else []
+    return dict(Counter(page.decode() for page in pages if page))
 
 
 async def truth(store: Store, site: Site) -> dict[str, int]:
@@ -167,8 +174,13 @@ async def test_each_pages_readers_stay_what_the_visitors_seen_since_the_cursor_r
         step = rng.random()
         visitor = f"198.51.100.{rng.randrange(12)}"
         page = f"/{rng.choice('abcde')}"
-        if step < 0.15:
+        if step < 0.12:
             await run_pass(store, clock.now())
+        elif step < 0.15:  # the cursor's hour is up; a count afresh begins, a call or two
+            await store.redis.delete(store.keys.site(site.id).online_cursor)
+            since = int(clock.now().timestamp() * 1000) - site.online_window_s * 1000
+            for _ in range(rng.randrange(1, 3)):
+                await count_call(store, site, since, 2)
         elif step < 0.25:  # a spooled hit of a while ago, replayed now
             back = timedelta(seconds=rng.randrange(1, 400))
             clock.advance(-back)
@@ -179,7 +191,11 @@ async def test_each_pages_readers_stay_what_the_visitors_seen_since_the_cursor_r
         else:
             await hit(recorder, page, ip=visitor)
         clock.advance(timedelta(seconds=rng.randrange(0, 90)))
-        assert await online_pages(store, site) == await truth(store, site)
+        keys = store.keys.site(site.id)
+        if await store.redis.exists(keys.online_cursor):
+            assert await online_pages(store, site) == await truth(store, site)
+        elif await store.redis.exists(keys.online_next_at):
+            assert await next_counts(store, site) == await counted_so_far(store, site)
 
 
 async def test_with_no_cursor_hits_leave_the_counts_and_the_next_pass_counts_afresh(
@@ -195,7 +211,7 @@ async def test_with_no_cursor_hits_leave_the_counts_and_the_next_pass_counts_afr
     await run_pass(store, clock.now())
     moved = Counter(expected) - Counter({"/a": 1}) + Counter({"/new": 1})
     assert await online_pages(store, site) == dict(moved)
-    assert 0 < await store.redis.ttl(keys.online_cursor) <= rollup.CURSOR_TTL_S
+    assert 0 < await store.redis.ttl(keys.online_cursor) <= rollup.CURSOR_TTL_S * 7 // 6
 
 
 async def test_a_pass_run_for_a_later_time_does_not_leave_the_hits_after_it_uncounted(
@@ -209,3 +225,25 @@ async def test_a_pass_run_for_a_later_time_does_not_leave_the_hits_after_it_unco
     clock.advance(timedelta(seconds=1))
     await hit(recorder, "/c", ip="198.51.100.2")  # and kept as visitors move from then on
     assert await online_pages(store, site) == {"/a": 1, "/c": 1} == await truth(store, site)
+
+
+async def test_presence_is_let_go_only_behind_the_cursor_and_not_while_counted_afresh(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock
+) -> None:
+    expected = await readers(recorder, clock)
+    keys = store.keys.site(site.id)
+    now_ms = int(clock.now().timestamp() * 1000)
+    since = now_ms - site.online_window_s * 1000
+    prune = store.scripts.prune_presence
+    later = now_ms + 10**9  # a pass for a much later time, whose window is past them all
+    await store.redis.delete(keys.online_cursor)
+    assert not await count_call(store, site, since, 3)  # a count afresh under way
+    assert await prune(keys=keys.prune_presence_keys(), args=[later, later, 1000]) == [0, 0]
+    while not await count_call(store, site, since, 3):
+        pass
+    assert await online_pages(store, site) == expected == await truth(store, site)
+    # With the cursor at the third visitor's millisecond, only the two before it go.
+    first_three = await store.redis.zrange(keys.last_seen, 0, 2, withscores=True)
+    await store.redis.set(keys.online_cursor, int(first_three[2][1]))
+    assert await prune(keys=keys.prune_presence_keys(), args=[later, later, 1000]) == [2, 0]
+    assert await store.redis.zcard(keys.last_seen) == 21

@@ -19,7 +19,10 @@ local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 if cursor == since then return 1 end
 -- Ahead of the window (a pass run for a later time: `rollup --now`): counted afresh, or hits
 -- before it would go uncounted until the clock caught up.
-if cursor > since then return -1 end
+if cursor > since then
+  redis.call('DEL', KEYS[4])
+  return -1
+end
 
 local rows = redis.call('ZRANGEBYSCORE', KEYS[1], cursor, '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit)
 local passed, upto = {}, since

@@ -22,9 +22,12 @@
 --                           aggregator lets go of those the cursor passes: online_expire.lua)
 -- KEYS[17] online_cursor    STRING ms: online_pages counts the visitors seen since (none
 --                           while it is missing: the next pass counts afresh)
--- KEYS[18..] the n spans' top sets (ZSET page path -> pageviews) of their current period,
+-- KEYS[18] online_next      ZSET page path -> readers: a count afresh under way (live_pages.lua)
+-- KEYS[19] online_next_at   HASH since, upto: online_next counts the visitors seen from since
+--                           to before upto so far
+-- KEYS[20..] the n spans' top sets (ZSET page path -> pageviews) of their current period,
 --            the day's first, then week, month…; then the n spans' visitors HLLs, in the
---            same order (n = (#KEYS - 17) / 2)
+--            same order (n = (#KEYS - 19) / 2)
 -- ARGV[1] local date (YYYY-MM-DD)      ARGV[2] visitor id
 -- ARGV[3] hit time, ms since epoch     ARGV[4] session timeout, ms
 -- ARGV[5] online window, ms            ARGV[6] "pageview" or "heartbeat"
@@ -129,17 +132,25 @@ if not pageview and (not previous or now - tonumber(previous) > tonumber(ARGV[4]
 end
 -- GT: a replayed (older) hit never moves a visitor's last-seen backwards, nor its page.
 if redis.call('ZADD', KEYS[1], 'GT', 'CH', now, visitor) == 1 then
-  -- Who reads which page now: the visitor leaves the page it was counted on for this one.
-  local page, cursor = ARGV[7], redis.call('GET', KEYS[17])
-  if cursor then
-    cursor = tonumber(cursor)
-    local before = previous and tonumber(previous) >= cursor and redis.call('HGET', KEYS[15], visitor)
-    if before ~= page then
-      if before and tonumber(redis.call('ZINCRBY', KEYS[16], -1, before)) <= 0 then
-        redis.call('ZREM', KEYS[16], before)
-      end
-      if now >= cursor then redis.call('ZINCRBY', KEYS[16], 1, page) end
+  -- Who reads which page now: in a count of the visitors seen from lo to before hi, the
+  -- visitor leaves the page it was counted on for this one.
+  local page = ARGV[7]
+  local function move(counts, lo, hi)
+    local was = previous and tonumber(previous) >= lo and tonumber(previous) < hi
+      and redis.call('HGET', KEYS[15], visitor)
+    local is = now >= lo and now < hi and page
+    if was == is then return end
+    if was and tonumber(redis.call('ZINCRBY', counts, -1, was)) <= 0 then
+      redis.call('ZREM', counts, was)
     end
+    if is then redis.call('ZINCRBY', counts, 1, is) end
+  end
+  local cursor = redis.call('GET', KEYS[17])
+  if cursor then
+    move(KEYS[16], tonumber(cursor), math.huge)
+  else
+    local at = redis.call('HMGET', KEYS[19], 'since', 'upto')
+    if at[1] then move(KEYS[18], tonumber(at[1]), tonumber(at[2])) end
   end
   redis.call('HSET', KEYS[15], visitor, page)
 end
@@ -168,11 +179,11 @@ redis.call('SADD', KEYS[6], day)
 
 -- Most viewed: each span's current period counts the pageview; all time takes the page's own
 -- figure (GT: a page the aggregator trimmed away comes back with its true count, never lower).
-local spans = (#KEYS - 17) / 2
+local spans = (#KEYS - 19) / 2
 redis.call('ZADD', KEYS[14], 'GT', page_views, path)
-for i = 18, 17 + spans do
+for i = 20, 19 + spans do
   redis.call('ZINCRBY', KEYS[i], 1, path)
-  local ttl = tonumber(ARGV[i + 3])
+  local ttl = tonumber(ARGV[i + 1])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- The latest title, written only when it changed: most pageviews repeat it.
@@ -182,10 +193,10 @@ if title ~= '' and redis.call('HGET', KEYS[13], path) ~= title then
 end
 
 local new_visitor = 0
-for i = 18 + spans, #KEYS do
+for i = 20 + spans, #KEYS do
   local added = redis.call('PFADD', KEYS[i], visitor)
-  if i == 18 + spans then new_visitor = added end
-  local ttl = tonumber(ARGV[i + 3])
+  if i == 20 + spans then new_visitor = added end
+  local ttl = tonumber(ARGV[i + 1])
   if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
 end
 -- A late hit (a replayed spool, a clock moved by `rollup --now`) for a day that is already
