@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import orjson
+from redis.commands.core import AsyncScript
 
 from aggregator.snapshot import Fingerprint, RestoreReport, Snapshots, StoreLost
 from counter.figures.summary import (
@@ -39,7 +40,7 @@ log = logging.getLogger("visitor_stats.aggregator")
 CHUNK = 250
 PRESENCE_CHUNK = 1_000  # visitors a presence call takes at most: a ms or two of the store
 COUNTING_TTL_S = 300  # a count afresh that stopped midway is let go, and begun anew
-CURSOR_TTL_S = 3600  # then each page's readers are counted afresh (live_pages.lua)
+CURSOR_TTL_S = 3600  # (and up to 10 min more) then each site's readers are counted afresh
 DURABLE_READS = 5  # per site, for its fingerprint: see _pass_over
 
 
@@ -116,56 +117,72 @@ async def live_pages(store: Store, sites: Sequence[Site], now_ms: int) -> dict[s
     by site. The hit script keeps each page's readers as visitors move; a pass moves the
     online cursor to the window's start, and the visitors it passes leave their pages
     (online_expire.lua), so it costs what left the window, not all who are in it. A site
-    without a cursor is counted afresh. Each step takes a chunk of visitors a call, so no
-    call holds the store for long, and each round is one round trip for all the sites."""
+    without a cursor is counted afresh (live_pages.lua). Each step takes a chunk of visitors
+    a call, so no call holds the store for long."""
     since = {site.id: now_ms - site.online_window_s * 1000 for site in sites}
-    moving, afresh = set(since), []
-    while moving:
-        batch = store.batch()
-        for site_id in moving:
-            keys = store.keys.site(site_id).online_expire_keys()
-            batch.script(store.scripts.online_expire, keys, [since[site_id], PRESENCE_CHUNK])
-        for site_id, moved in zip(list(moving), await batch.execute(), strict=True):
-            if int(moved) != 0:
-                moving.discard(site_id)
-                if int(moved) < 0:
-                    afresh.append(site_id)
-    if afresh:
-        await _count_afresh(store, {site_id: since[site_id] for site_id in afresh})
-    # Presence older than both the online window and a session is no longer needed; it is
-    # behind the cursor now, so counted on no page.
-    prunes = {
-        site.id: (since[site.id], now_ms - max(site.online_window_s, site.session_timeout_s) * 1000)
-        for site in sites
-    }
+    keys = {site.id: store.keys.site(site.id) for site in sites}
+    afresh: dict[str, int] = {}
+
+    def moved(site_id: str, reply: Any) -> bool:
+        if int(reply) < 0:  # no cursor, or one ahead of the window
+            afresh[site_id] = since[site_id]
+        return int(reply) != 0
+
+    await _in_rounds(
+        store,
+        store.scripts.online_expire,
+        {s: (keys[s].online_expire_keys(), [since[s], PRESENCE_CHUNK]) for s in since},
+        moved,
+    )
+    # The cursors of many sites, set in one pass, do not all end in the same one.
+    await _in_rounds(
+        store,
+        store.scripts.live_pages,
+        {
+            s: (
+                keys[s].live_pages_keys(),
+                [at, PRESENCE_CHUNK, COUNTING_TTL_S, CURSOR_TTL_S + random.randrange(600)],
+            )
+            for s, at in afresh.items()
+        },
+        lambda _, done: bool(int(done)),
+    )
+    # Presence older than both the online window and a session is no longer needed.
     bots: dict[str, int] = {}
-    while prunes:
-        batch = store.batch()
-        for site_id, (online_since, kept_since) in prunes.items():
-            keys = store.keys.site(site_id).prune_presence_keys()
-            args = [online_since, kept_since, PRESENCE_CHUNK]
-            batch.script(store.scripts.prune_presence, keys, args)
-        for site_id, (gone, crawlers) in zip(list(prunes), await batch.execute(), strict=True):
-            bots[site_id] = int(crawlers)
-            if int(gone) < PRESENCE_CHUNK:
-                del prunes[site_id]
+
+    def pruned(site_id: str, reply: Any) -> bool:
+        gone, bots[site_id] = int(reply[0]), int(reply[1])
+        return gone < PRESENCE_CHUNK
+
+    idle_ms = {site.id: max(site.online_window_s, site.session_timeout_s) * 1000 for site in sites}
+    await _in_rounds(
+        store,
+        store.scripts.prune_presence,
+        {
+            s: (keys[s].prune_presence_keys(), [since[s], now_ms - idle_ms[s], PRESENCE_CHUNK])
+            for s in since
+        },
+        pruned,
+    )
     return bots
 
 
-async def _count_afresh(store: Store, since: dict[str, int]) -> None:
-    """Each site's readers counted from its visitors seen since, a chunk a call, until the
-    new counts and the cursor are in place (live_pages.lua)."""
-    left = dict(since)
+async def _in_rounds(
+    store: Store,
+    script: AsyncScript,
+    calls: dict[str, tuple[list[str], list[Any]]],
+    done: Callable[[str, Any], bool],
+) -> None:
+    """Each site's call of ``script`` (its keys, its args) made again until ``done`` (given
+    the site and the reply) says so: the scripts keep where they are in the store. Each round
+    is one round trip for all the sites left."""
+    left = dict(calls)
     while left:
         batch = store.batch()
-        for site_id, at in left.items():
-            keys = store.keys.site(site_id).live_pages_keys()
-            # The cursors of many sites, set in one pass, do not all end in the same one.
-            cursor_ttl_s = CURSOR_TTL_S + random.randrange(CURSOR_TTL_S // 6)
-            args = [at, PRESENCE_CHUNK, COUNTING_TTL_S, cursor_ttl_s]
-            batch.script(store.scripts.live_pages, keys, args)
-        for site_id, done in zip(list(left), await batch.execute(), strict=True):
-            if int(done):
+        for site_keys, args in left.values():
+            batch.script(script, site_keys, args)
+        for site_id, reply in zip(list(left), await batch.execute(), strict=True):
+            if done(site_id, reply):
                 del left[site_id]
 
 
