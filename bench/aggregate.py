@@ -13,17 +13,14 @@ import asyncio
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aggregator.rollup import run_pass
-from counter.clock import FakeClock
+from bench.store import bench_store
 from counter.record.hit import Hit
 from counter.record.recorder import Recorder
-from counter.settings import Settings
 from counter.sites import make_site
-from counter.storage.connection import open_store
 from counter.storage.embedded import EmbeddedRedis
 
 UA = (
@@ -33,9 +30,7 @@ UA = (
 
 
 async def measure(data_dir: Path, sites: int, hits_per_site: int) -> tuple[float, float]:
-    settings = Settings(data_dir=data_dir, key_prefix=f"b{sites}x{hits_per_site}")
-    clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
-    async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
+    async with bench_store(data_dir, f"b{sites}x{hits_per_site}") as (store, clock):
         recorder = Recorder(store)
         for n in range(sites):
             await store.registry.put(make_site(id=f"s{n}.gov.vn", domains=[f"s{n}.gov.vn"]))

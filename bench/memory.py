@@ -15,17 +15,14 @@ import argparse
 import asyncio
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aggregator.rollup import run_pass
-from counter.clock import FakeClock
+from bench.store import bench_store
 from counter.record.hit import Hit
 from counter.record.recorder import Recorder
-from counter.settings import Settings
 from counter.sites import make_site
-from counter.storage.connection import open_store
 from counter.storage.embedded import EmbeddedRedis
 from counter.storage.store import Store
 
@@ -71,9 +68,7 @@ async def main() -> None:
     parser.add_argument("--visitors", type=int, default=2_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vsm", dir="/tmp") as tmp, EmbeddedRedis(Path(tmp)):
-        settings = Settings(data_dir=Path(tmp), key_prefix="bm")
-        clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
-        async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
+        async with bench_store(Path(tmp), "bm") as (store, clock):
             await store.registry.put(make_site(id=SITE, domains=[SITE]))
             recorder = Recorder(store)
             batch: list[Hit] = []
@@ -85,10 +80,12 @@ async def main() -> None:
             await asyncio.gather(*(recorder.record(h) for h in batch))
             await run_pass(store, clock.now())
             print(f"{args.pages:,} distinct pages, {args.visitors:,} visitors, one day")
-            report("after the day's pass", await site_bytes(store), settings.key_prefix)
+            report("after the day's pass", await site_bytes(store), store.settings.key_prefix)
             clock.advance(timedelta(days=1))
             await run_pass(store, clock.now())
-            report("after the pass that closes it", await site_bytes(store), settings.key_prefix)
+            report(
+                "after the pass that closes it", await site_bytes(store), store.settings.key_prefix
+            )
 
 
 if __name__ == "__main__":

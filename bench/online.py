@@ -20,15 +20,11 @@ import argparse
 import asyncio
 import random
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aggregator.rollup import live_pages
-from counter.clock import FakeClock
-from counter.settings import Settings
+from bench.store import bench_store
 from counter.sites import Site, make_site
-from counter.storage.connection import open_store
 from counter.storage.embedded import EmbeddedRedis
 from counter.storage.store import Store
 
@@ -74,9 +70,7 @@ async def main() -> None:
     parser.add_argument("--pages", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vso", dir="/tmp") as tmp, EmbeddedRedis(Path(tmp)):
-        settings = Settings(data_dir=Path(tmp), key_prefix="bo")
-        clock = FakeClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
-        async with open_store(settings, clock, settings.redis_batch_timeout_s) as store:
+        async with bench_store(Path(tmp), "bo") as (store, clock):
             site = make_site(id=SITE, domains=[SITE])
             await store.registry.put(site)
             now_ms = int(clock.now().timestamp() * 1000)
