@@ -131,14 +131,23 @@ async def test_site_keys_and_carried_page_views_come_back_with_the_snapshot(
     assert len(await list_page_adjustments(store, site.id)) == 1
 
 
+def journaled(store: Store, tmp_path: Path) -> tuple[Snapshots, Spool, Journal, Recorder]:
+    """A snapshot at every pass, and a worker's recorder with its spool and journal."""
+    store.settings.snapshot_interval_s = 0
+    spool = Spool(tmp_path / "spool", 1 << 20)
+    journal = Journal(tmp_path / "journal", 1000)
+    return (
+        Snapshots(store, tmp_path / "snapshot"),
+        spool,
+        journal,
+        Recorder(store, spool, journal=journal),
+    )
+
+
 async def test_pageviews_acknowledged_after_the_last_snapshot_are_counted_again_once(
     store: Store, site: Site, clock: FakeClock, tmp_path: Path
 ) -> None:
-    store.settings.snapshot_interval_s = 0
-    snapshots = Snapshots(store, tmp_path / "snapshot")
-    spool = Spool(tmp_path / "spool", 1 << 20)
-    journal = Journal(tmp_path / "journal", 1000)
-    recorder = Recorder(store, spool, journal=journal)
+    snapshots, spool, journal, recorder = journaled(store, tmp_path)
     for n in range(4):
         await hit(recorder, ip=f"198.51.100.{n}")
     await run_pass(store, clock.now(), snapshots=snapshots)  # snapshot holds these 4
@@ -165,11 +174,7 @@ async def test_pageviews_acknowledged_after_the_last_snapshot_are_counted_again_
 async def test_a_tick_judges_again_only_what_its_marker_could_decide_otherwise(
     store: Store, site: Site, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.settings.snapshot_interval_s = 0
-    snapshots = Snapshots(store, tmp_path / "snapshot")
-    spool = Spool(tmp_path / "spool", 1 << 20)
-    journal = Journal(tmp_path / "journal", 1000)
-    recorder = Recorder(store, spool, journal=journal)
+    snapshots, spool, journal, recorder = journaled(store, tmp_path)
     judged: list[object] = []
     verdict = journal_module._verdict
 
