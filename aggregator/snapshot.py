@@ -321,14 +321,17 @@ class Snapshots:
         # The epoch moves only if the store still has it: if it lost its data during the pass
         # (before the reads, the gone sites say so; after, only this tells), the sites
         # snapshotted before the loss are on disk, the others keep their last file, the
-        # manifest names every site with a file, and the next pass restores them all.
+        # manifest names every site known with a file, and the next pass restores them all.
         lost = not await self.store.scripts.mark_epoch(
             keys=[self.store.keys.epoch], args=[manifest["epoch"], generation]
         )
         if lost:
-            sites = [s for s in sites if self._site_path(s.id).exists()]
+            # Every site the last manifest or this pass knew that has a file: a pass that read
+            # the registry after the loss saw none of them, and the restore must see them all.
+            kept = {*manifest.get("sites", []), *(s.id for s in sites)}
+            ids = sorted(i for i in kept if self._site_path(i).exists())
         else:
-            sites = [s for s in sites if s.id not in gone]  # removed during the pass
+            ids = sorted(s.id for s in sites if s.id not in gone)  # gone: removed meanwhile
             # On disk now: the workers' journals let go of what these snapshots hold.
             durable = self.store.batch()
             for site in changed:
@@ -340,15 +343,15 @@ class Snapshots:
         manifest = {
             "epoch": manifest["epoch"],
             "generation": generation,
-            "sites": sorted(s.id for s in sites),
-            "marks": {s.id: marks[s.id] for s in sites if s.id in marks},
+            "sites": ids,
+            "marks": {i: marks[i] for i in ids if i in marks},
         }
         write_atomically(self._manifest_path, orjson.dumps(manifest))
         self._manifest = manifest
         if lost:
             raise StoreLost("the store lost its data while the pass wrote its snapshot")
         for stale in set((self.directory / "sites").glob("*.json")) - {
-            self._site_path(s.id) for s in sites
+            self._site_path(i) for i in ids
         }:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()  # a site removed from the registry

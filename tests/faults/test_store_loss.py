@@ -402,6 +402,30 @@ async def test_a_hit_for_a_site_being_restored_spools_alone_without_tripping_the
     assert (await hit(recorder, ip="203.0.113.41")).counted  # its own site counts on
 
 
+async def test_a_flush_just_before_a_pass_reads_the_registry_keeps_every_site_restorable(
+    store: Store, recorder: Recorder, site: Site, clock: FakeClock, tmp_path: Path
+) -> None:
+    """FLUSHALL after a pass found nothing to restore and before it read the registry (CI saw
+    it): the pass sees no site at all, and its manifest must still name the lost ones."""
+    store.settings.snapshot_interval_s = 0
+    snapshots = Snapshots(store, tmp_path / "snapshot")
+    await hit(recorder)
+    await adjust_total(store, site.id, 500, "drill")
+    assert (await run_pass(store, clock.now(), snapshots=snapshots)).summaries[site.id][
+        "total"
+    ] == 500
+    await wipe(store)
+    with pytest.raises(StoreLost):
+        await snapshots.write(await store.registry.all(), {})  # the pass in flight: no sites
+    manifest = snapshots.manifest()
+    assert manifest is not None and manifest["sites"] == [site.id]
+    restoring = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert restoring.restored is not None and restoring.restored.sites_added == [site.id]
+    after = await run_pass(store, clock.now(), snapshots=snapshots)
+    assert after.summaries[site.id]["total"] == 500
+    assert len(await list_adjustments(store, site.id)) == 1
+
+
 async def test_a_flush_while_the_pass_writes_its_files_leaves_the_epoch_missing(
     store: Store,
     recorder: Recorder,
