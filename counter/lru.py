@@ -1,6 +1,7 @@
-"""A bounded map of recent values, each kept with when it was made: the least recently
-stored entry leaves first. Used for the per-process copies that save a round trip (site
-configs, stats answers); the owner decides how old a copy may be."""
+"""Bounded maps for the per-process copies that save a round trip or an encoding: a map of
+recent values, each kept with when it was made, whose least recently stored entry leaves
+first (site configs, stats answers; the owner decides how old a copy may be), and
+:func:`put_bounded` for a plain dict of things made from them."""
 
 from __future__ import annotations
 
@@ -32,3 +33,11 @@ class Recent(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def put_bounded(entries: dict[K, V], key: K, value: V, size: int) -> None:
+    """``entries[key] = value``, the entry made first let go to keep at most ``size``: the
+    ones in use stay (clearing the whole map when full made all of them again at once)."""
+    if key not in entries and len(entries) >= size:
+        del entries[next(iter(entries))]
+    entries[key] = value

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from counter.errors import StoreRestoring, StoreUnavailable, UnknownSite
 from counter.figures.summary import decode_summary, empty_summary, is_stale, summary_max_age
-from counter.lru import Recent
+from counter.lru import Recent, put_bounded
 from counter.periods import Periods
 from counter.sites import Site
 from counter.storage.store import Store
@@ -116,26 +116,28 @@ class StatsReader:
         less than ``stats_stale_s`` ago its figures with the box, while the page is read
         anew. While the store does not answer, the last answer this process gave, marked
         ``"stale": true``; with none at hand, StoreUnavailable."""
+        answer = self.at_once(site_id, url)
+        if answer is not None:
+            return answer
         store = self.store
         now: datetime = store.clock.now()
         # As given: "Demo.Local" and "demo.local" keep two copies of one answer, and an id
         # that is not valid is never kept (the site's lookup refuses it).
         key = (site_id, url)
         last = self._answers.get(key)
-        if last is not None:
-            age = (now - last[0]).total_seconds()
-            settings = store.settings
-            if 0 <= age < min(settings.stats_cache_s, settings.aggregate_interval_s):
-                return last[1]
-            if url is not None and 0 <= age < settings.stats_stale_s:
-                try:
-                    box = await self.read(site_id)  # the box itself is never older than a pass
-                except StoreRestoring:
-                    raise
-                except StoreUnavailable:  # and no box at hand: the page's copy, marked
-                    return {**last[1], "stale": True}
-                self._revalidate(key)
-                return self._on_box(key, box, last[1])
+        if (
+            last is not None
+            and url is not None
+            and 0 <= (now - last[0]).total_seconds() < store.settings.stats_stale_s
+        ):
+            # The page's copy stands, but the box is not at hand: it is read first.
+            try:
+                box = await self.read(site_id)  # the box itself is never older than a pass
+            except StoreRestoring:
+                raise
+            except StoreUnavailable:  # and no box at hand: the page's copy, marked
+                return {**last[1], "stale": True}
+            return self._with_box(key, box, last[1])
         site = await store.sites.get(site_id)
         path = normalize_path(url, site.keep_query) if url is not None else None
         try:
@@ -147,6 +149,31 @@ class StatsReader:
                 ) from None
             return {**last[1], "stale": True}
         return self._keep(key, now, answer, last)
+
+    def at_once(self, site_id: str, url: str | None = None) -> dict[str, Any] | None:
+        """The answer :meth:`read` gives without waiting for the store, or None: the copy
+        read less than ``stats_cache_s`` ago, or a page's copy within ``stats_stale_s`` with
+        the box at hand (the page is then read anew in the background). The worker's
+        protocol writes the answer itself while it can have it so (api/ready.py)."""
+        key = (site_id, url)
+        last = self._answers.get(key)
+        if last is None:
+            return None
+        age = (self.store.clock.now() - last[0]).total_seconds()
+        settings = self.store.settings
+        if 0 <= age < min(settings.stats_cache_s, settings.aggregate_interval_s):
+            return last[1]
+        if url is None or not 0 <= age < settings.stats_stale_s:
+            return None
+        box = self.at_once(site_id)
+        return None if box is None else self._with_box(key, box, last[1])
+
+    def _with_box(
+        self, key: tuple[str, str | None], box: dict[str, Any], page: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A page's stale copy given with the box, and read anew in the background."""
+        self._revalidate(key)
+        return self._on_box(key, box, page)
 
     async def drain(self) -> None:
         """Wait for the reads under way (the background ones included)."""
@@ -166,6 +193,10 @@ class StatsReader:
             # The store holds no summary, yet this worker has shown one: the store lost its
             # data and the aggregator is restoring it. The figures shown must not drop to 0.
             return {**last[1], "stale": True}
+        if last is not None and answer == last[1]:
+            # Read anew and unchanged (most pages between two passes): the very same answer,
+            # so that nothing made of it (its encoding, ETag, ready response) is made again.
+            answer = last[1]
         self._answers.put(key, now, answer)
         return answer
 
@@ -178,9 +209,11 @@ class StatsReader:
         if made is not None and made[0] is box and made[1] is page:
             return made[2]
         answer = {**box, "page_views": page["page_views"], "page_online": page["page_online"]}
-        if len(self._composed) >= LAST_ANSWERS:
-            self._composed.clear()  # bounded; the next reads make theirs again, once each
-        self._composed[key] = (box, page, answer)
+        if answer == page:
+            # The page's copy holds this box already (no pass since it was read): the same
+            # answer as while the copy was fresh, not an equal one made again.
+            answer = page
+        put_bounded(self._composed, key, (box, page, answer), LAST_ANSWERS)
         return answer
 
     def _revalidate(self, key: tuple[str, str | None]) -> None:

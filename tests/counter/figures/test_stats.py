@@ -64,6 +64,31 @@ async def test_stale_copies_of_one_turn_are_read_anew_together_once(
     assert [a["page_views"] for a in fresh] == [1] * 10
 
 
+async def test_an_unchanged_answer_stays_the_same_object_through_its_reads_anew(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    """What is made of an answer (its encoding, ETag, the protocol's ready response) is made
+    once while the figures stand: the answer given stays the very same object whether the
+    page's copy is fresh, stale with the box, or read anew with equal figures."""
+    await hit(recorder, "/b")
+    await run_pass(store, clock.now())
+    first = await reader.read(site.id, "/a")
+    given = [first]
+    for _ in range(3):
+        clock.advance(seconds=store.settings.stats_cache_s)
+        await reader.read(site.id)  # the box read anew, equal
+        given.append(await reader.read(site.id, "/a"))  # stale: with the box
+        await reader.drain()  # the page read anew, equal
+        given.append(await reader.read(site.id, "/a"))  # fresh again
+    assert all(answer is first for answer in given)
+    await hit(recorder, "/a")
+    clock.advance(seconds=store.settings.stats_cache_s)
+    await reader.read(site.id, "/a")
+    await reader.drain()
+    changed = await reader.read(site.id, "/a")
+    assert changed is not first and changed["page_views"] == first["page_views"] + 1
+
+
 async def test_a_copy_found_stale_while_another_is_read_anew_is_read_anew_too(
     store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
 ) -> None:
