@@ -38,11 +38,13 @@ from api.intake import (
 )
 from api.limits import CLOSE, check_headers, declared_length
 from api.metrics import ApiMetrics
-from api.responses import CORS_HEADER, STATS_CACHE_CONTROL, RenderedAnswers, cacheable_json
+from api.ready import STATE_KEY as READY_STATE_KEY
+from api.ready import ReadyAnswers, answer_headers
+from api.responses import JSON, cacheable_json
 from counter.access import KeyRing, KeyScope, bearer, same_site
 from counter.errors import BodyTooLarge, InvalidInput, KeyRefused
 from counter.figures.page_views import MAX_PAGES, read_page_views
-from counter.figures.stats import StatsReader
+from counter.figures.stats import LAST_ANSWERS, StatsReader
 from counter.periods import local_date
 from counter.record.hit import Event, Hit
 from counter.record.recorder import STORE_DOWN, HitResult, Recorder
@@ -55,10 +57,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 # A route reads what the app's lifespan made (``app.state.recorder``, ``app.state.stats``).
 Route = Callable[[State, Scope, Receive], Awaitable[Answer]]
 
-CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
-JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
-STATS_CACHE = (b"cache-control", STATS_CACHE_CONTROL.encode())
 SPOOLED = b'{"accepted":true,"spooled":true}'
 
 
@@ -82,6 +81,7 @@ class HotPath:
         self.max_headers = settings.max_headers
         self.max_header_bytes = settings.max_header_bytes
         self.metrics: ApiMetrics = app.state.metrics
+        app.state.ready = ReadyAnswers(app.state, self.metrics, LAST_ANSWERS)
         self.routes: dict[str, tuple[str, Route]] = {
             "/api/hit": ("POST", _hit),
             "/api/hits": ("POST", _hits),
@@ -90,6 +90,9 @@ class HotPath:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and "state" in scope:
+            # The server's state, given to each connection's protocol (api/limits.py).
+            scope["state"][READY_STATE_KEY] = self.fastapi.state.ready
         if scope["type"] == "http" and scope["method"] == "HEAD" and scope["path"] not in COUNTS:
             await self(_as_get(scope), receive, _headless(send))
             return
@@ -272,12 +275,20 @@ async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
     site = checked_text("site", query["site"])
     url = checked_text("url", query["url"]) if "url" in query else None
     answer = await reader.read(site, url)
-    rendered: RenderedAnswers = state.rendered
-    etag, body = rendered.render((site, url), answer)
-    headers = [STATS_CACHE, (b"etag", etag.encode())]
-    if request_header(scope["headers"], b"if-none-match") == etag:
-        return 304, headers, b""
-    return 200, [JSON, *headers], body
+    ready: ReadyAnswers = state.ready
+    made = ready.made((site, url), answer)
+    if scope["method"] == "GET" and reader.at_once(site, url) is answer:
+        # The next requests for this target, while the reader has their answer at hand, are
+        # written by the worker's protocol itself (api/ready.py).
+        ready.keep(_target(scope), made)
+    return made.to(request_header(scope["headers"], b"if-none-match"))
+
+
+def _target(scope: Scope) -> bytes:
+    """The request target as the client sent it (origin form), which the protocol sees."""
+    query: bytes = scope["query_string"]
+    path: bytes = scope.get("raw_path") or scope["path"].encode()
+    return path + b"?" + query if query else path
 
 
 async def _pages(state: State, scope: Scope, _: Receive) -> Answer:
@@ -331,8 +342,6 @@ async def _read_body(receive: Receive, declared: int | None, limit: int, timeout
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    head = [CORS, *headers]
-    if status not in (204, 304):
-        head.append((b"content-length", str(len(body)).encode()))
+    head = answer_headers(status, headers, body)
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})

@@ -31,14 +31,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.errors import AdminThrottled, HeadersTooLarge, RequestTimedOut, error_answer
 from api.intake import header_map
-from api.responses import CORS_HEADER
+from api.ready import STATE_KEY as READY_STATE_KEY
+from api.ready import ReadyAnswers
+from api.responses import CORS, JSON
 from api.routes.admin import PATH_PREFIX as ADMIN_PATH_PREFIX
 from api.routes.admin import AdminGuard
 from counter.errors import BodyTooLarge, VisitorStatsError
 from counter.settings import Settings
 
-JSON = (b"content-type", b"application/json")
-CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
 # An answer given before the body was read whole ends the connection: what is left of the body
 # would otherwise be parsed as the next request, or keep the connection open while it drips.
 CLOSE = (b"connection", b"close")
@@ -219,6 +219,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_lines = 0
         self._head_deadline: asyncio.TimerHandle | None = None
         self._refusal: VisitorStatsError | None = None
+        self._answered = False  # this request was answered here (api/ready.py)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -230,6 +231,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._answered = False
+        # A request began: the connection is not idle. (uvicorn cancels the keep-alive timer
+        # when data arrives; one armed by an answer written below while the parser still had
+        # a pipelined request in hand would close the connection under that request.)
+        self._unset_keepalive_if_required()
         self._head_bytes = self._head_lines = 0
         self._arm()
 
@@ -243,7 +249,51 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        super().on_headers_complete()
+        if not self._answer_ready():
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._answered:
+            super().on_message_complete()
+
+    def _answer_ready(self) -> bool:
+        """Write the answer to a GET the worker holds ready (api/ready.py) with no ASGI cycle:
+        only a plain keep-alive GET, with no answer before it still under way. Anything else,
+        or a target with no answer ready, goes the usual way."""
+        ready: ReadyAnswers | None = self.app_state.get(READY_STATE_KEY)
+        if (
+            ready is None
+            or self.access_log  # uvicorn's access log would miss it
+            or self.pipeline
+            or self.flow.write_paused
+            or (self.cycle is not None and not self.cycle.response_complete)
+        ):
+            return False
+        parser = self.parser
+        if (
+            parser.get_method() != b"GET"
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+        ):
+            return False
+        if_none_match = None
+        for name, value in self.headers:
+            if name == b"content-length" or name == b"transfer-encoding":
+                return False  # a body follows: the usual way reads and judges it
+            if name == b"if-none-match" and if_none_match is None:
+                if_none_match = value.decode("latin-1")
+        response = ready.respond(self.url, if_none_match, self.server_state.default_headers)
+        if response is None:
+            return False
+        self._answered = True
+        self.transport.write(response)
+        HttpToolsProtocol.on_response_complete(self)  # counted, keep-alive armed, reads resumed
+        return True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

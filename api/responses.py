@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from counter.lru import put_bounded
+
 # The snippet calls from every tracked portal; no cookies cross, so any origin may read.
 # Whether a hit's origin belongs to its site is checked per hit, not here.
 CORS_POLICY: dict[str, Any] = {
@@ -19,6 +21,9 @@ CORS_POLICY: dict[str, Any] = {
 }
 # What the policy adds to a simple (not preflighted) answer; the hot path sends it itself.
 CORS_HEADER = ("access-control-allow-origin", ", ".join(CORS_POLICY["allow_origins"]))
+# The same, and the JSON media type, as ASGI header pairs (the hot path, the protocol).
+CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
+JSON = (b"content-type", b"application/json")
 
 
 class JSONResponse(Response):
@@ -48,9 +53,7 @@ class RenderedAnswers:
             return last[1], last[2]
         body = orjson.dumps(content)
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        if len(self._last) >= self.size:
-            self._last.clear()  # bounded; the next reads encode again, once each
-        self._last[key] = (content, etag, body)
+        put_bounded(self._last, key, (content, etag, body), self.size)
         return etag, body
 
 

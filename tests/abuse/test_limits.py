@@ -52,6 +52,7 @@ def serving(settings: Settings, clock: FakeClock, **overrides: Any) -> Iterator[
         port=free_port(),
         log_config=None,
         log_level="warning",
+        access_log=False,  # as `serve` runs it
         timeout_graceful_shutdown=2,
         **uvicorn_options(current),
     )
