@@ -220,36 +220,39 @@ class StatsReader:
         """Read ``key`` anew in the background, once however many readers find it stale."""
         if key in self._due or key in self._reading:
             return
-        if not self._due:  # the first of this turn: the read is set for the end of the turn
+        if not self._due and not self._reading:  # else the read under way takes it after
             asyncio.get_running_loop().call_soon(self._start, self._refresh)
         self._due.add(key)
 
     async def _refresh(self) -> None:
-        """Read the stale copies of this turn together; keep what each read gives."""
-        keys, self._due = list(self._due), set()
-        self._reading.update(keys)
-        try:
-            store = self.store
-            read: list[tuple[tuple[str, str | None], Wanted]] = []
-            for key in keys:
-                site_id, url = key
-                try:
-                    site = await store.sites.get(site_id)
-                except UnknownSite:
-                    self._answers.forget(key)  # removed: its readers get the 404 now
-                    continue
-                read.append(
-                    (key, (site, normalize_path(url, site.keep_query) if url is not None else None))
-                )
-            now = store.clock.now()
-            answers = await read_many(store, [wanted for _, wanted in read])
-        except (RedisError, StoreUnavailable):
-            # The copies age on; a reader past stats_stale_s reads (and is told) itself.
-            return
-        finally:
-            self._reading.difference_update(keys)
-        for (key, _), answer in zip(read, answers, strict=True):
-            self._keep(key, now, answer, self._answers.get(key))
+        """Read the stale copies due together, one read at a time: those found stale while
+        one is under way go in the next, so that under load each read takes many (a read
+        for each turn's few was most of what the background cost)."""
+        while self._due:
+            keys, self._due = list(self._due), set()
+            self._reading.update(keys)
+            try:
+                store = self.store
+                read: list[tuple[tuple[str, str | None], Wanted]] = []
+                for key in keys:
+                    site_id, url = key
+                    try:
+                        site = await store.sites.get(site_id)
+                    except UnknownSite:
+                        self._answers.forget(key)  # removed: its readers get the 404 now
+                        continue
+                    path = normalize_path(url, site.keep_query) if url is not None else None
+                    read.append((key, (site, path)))
+                now = store.clock.now()
+                answers = await read_many(store, [wanted for _, wanted in read])
+            except (RedisError, StoreUnavailable):
+                # The copies age on; a reader past stats_stale_s reads (and is told) itself.
+                self._due.clear()
+                return
+            finally:
+                self._reading.difference_update(keys)
+            for (key, _), answer in zip(read, answers, strict=True):
+                self._keep(key, now, answer, self._answers.get(key))
 
     async def _together(self, site: Site, path: str | None) -> dict[str, Any]:
         """This read's answer, from the one read of this turn's misses."""
