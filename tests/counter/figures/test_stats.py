@@ -104,6 +104,27 @@ async def test_a_copy_found_stale_while_another_is_read_anew_is_read_anew_too(
     assert [(await reader.read(site.id, url))["page_views"] for url in ("/a", "/b")] == [1, 1]
 
 
+async def test_copies_found_stale_while_a_read_anew_is_under_way_go_in_one_read_after(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    urls = ["/a", "/b", "/c"]
+    for url in urls:
+        await reader.read(site.id, url)
+        await hit(recorder, url)
+    clock.advance(seconds=store.settings.stats_cache_s)
+    await reader.read(site.id)  # the box at hand: the pages' stale copies are given at once
+    before = await store.redis.info("commandstats")
+    await reader.read(site.id, "/a")
+    for url in urls[1:]:  # each in a turn of its own, while /a is read anew
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await reader.read(site.id, url)
+    await asyncio.wait_for(reader.drain(), timeout=10)
+    after = await store.redis.info("commandstats")
+    assert _calls(after, "hmget") - _calls(before, "hmget") == 2
+    assert [(await reader.read(site.id, url))["page_views"] for url in urls] == [1, 1, 1]
+
+
 async def test_no_stale_window_reads_the_store_once_the_copy_is_old(
     store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
 ) -> None:
