@@ -4,6 +4,8 @@ Three layers, outermost first:
 
 - :class:`GuardedHttpToolsProtocol`, uvicorn's httptools protocol with the two limits uvicorn
   (0.54) lacks for it: a deadline for a request's head and a cap on its size and line count.
+  (It also writes the stats answers a worker holds ready itself, once a head passed those:
+  api/ready.py.)
   uvicorn times out only idle keep-alive connections, never one that is still sending its
   headers (or nothing at all), and caps the head only in its h11 protocol
   (``h11_max_incomplete_event_size``); httptools, which ``http="auto"`` picks, buffers any
@@ -201,7 +203,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline for each request's head (from the
     connection's opening, or from the request's first byte) and caps on its size (request
     target and headers) and header lines. An oversized head is answered 431, a late one 408,
-    both with a JSON detail, and the connection is closed."""
+    both with a JSON detail, and the connection is closed. A plain GET whose answer the
+    worker holds ready (api/ready.py) is answered here, with no ASGI cycle."""
 
     def __init__(
         self,
