@@ -285,9 +285,13 @@ async def _stats(state: State, scope: Scope, _: Receive) -> Answer:
 
 
 def _target(scope: Scope) -> bytes:
-    """The request target as the client sent it (origin form), which the protocol sees."""
+    """The request target as the client sent it (origin form), which the protocol sees:
+    uvicorn puts its ``root_path`` before the path it was sent."""
     query: bytes = scope["query_string"]
     path: bytes = scope.get("raw_path") or scope["path"].encode()
+    root = scope.get("root_path", "").encode()
+    if root and path.startswith(root):
+        path = path[len(root) :]
     return path + b"?" + query if query else path
 
 

@@ -102,9 +102,9 @@ class ReadyAnswers:
         answer = reader.at_once(*made.key)
         if answer is None:
             return None
-        started = self._metrics.request_started()
         if answer is not made.answer:
             made = self._entries[target] = self.made(made.key, answer)
+        started = self._metrics.request_started()
         status = made.to(if_none_match)[0]
         defaults, encoded = self._defaults
         if defaults is not default_headers:  # uvicorn makes a new list each second (Date)

@@ -4,6 +4,7 @@ readers at once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from counter.periods import Periods
 from counter.sites import Site
 from counter.storage.store import Store
 from counter.urls import normalize_path
+
+log = logging.getLogger("visitor_stats.stats")
 
 LAST_ANSWERS = 10_000
 
@@ -228,31 +231,38 @@ class StatsReader:
         """Read the stale copies due together, one read at a time: those found stale while
         one is under way go in the next, so that under load each read takes many (a read
         for each turn's few was most of what the background cost)."""
-        while self._due:
-            keys, self._due = list(self._due), set()
-            self._reading.update(keys)
-            try:
-                store = self.store
-                read: list[tuple[tuple[str, str | None], Wanted]] = []
-                for key in keys:
-                    site_id, url = key
-                    try:
-                        site = await store.sites.get(site_id)
-                    except UnknownSite:
-                        self._answers.forget(key)  # removed: its readers get the 404 now
-                        continue
-                    path = normalize_path(url, site.keep_query) if url is not None else None
-                    read.append((key, (site, path)))
-                now = store.clock.now()
-                answers = await read_many(store, [wanted for _, wanted in read])
-            except (RedisError, StoreUnavailable):
-                # The copies age on; a reader past stats_stale_s reads (and is told) itself.
-                self._due.clear()
-                return
-            finally:
-                self._reading.difference_update(keys)
-            for (key, _), answer in zip(read, answers, strict=True):
-                self._keep(key, now, answer, self._answers.get(key))
+        try:
+            while self._due:
+                keys, self._due = list(self._due), set()
+                self._reading.update(keys)
+                try:
+                    store = self.store
+                    read: list[tuple[tuple[str, str | None], Wanted]] = []
+                    for key in keys:
+                        site_id, url = key
+                        try:
+                            site = await store.sites.get(site_id)
+                        except UnknownSite:
+                            self._answers.forget(key)  # removed: its readers get the 404 now
+                            continue
+                        path = normalize_path(url, site.keep_query) if url is not None else None
+                        read.append((key, (site, path)))
+                    now = store.clock.now()
+                    answers = await read_many(store, [wanted for _, wanted in read])
+                except (RedisError, StoreUnavailable):
+                    # The copies age on; a reader past stats_stale_s reads (and is told) itself.
+                    return
+                except Exception:  # no reader waits for it: said, and let go
+                    log.warning("reading stale stats copies anew failed", exc_info=True)
+                    return
+                finally:
+                    self._reading.difference_update(keys)
+                for (key, _), answer in zip(read, answers, strict=True):
+                    self._keep(key, now, answer, self._answers.get(key))
+        finally:
+            # However it ended, none is left waiting for a read that will not come: the next
+            # reader to find its copy stale starts one.
+            self._due.clear()
 
     async def _together(self, site: Site, path: str | None) -> dict[str, Any]:
         """This read's answer, from the one read of this turn's misses."""

@@ -128,6 +128,34 @@ async def test_copies_found_stale_while_a_read_anew_is_under_way_go_in_one_read_
     assert [(await reader.read(site.id, url))["page_views"] for url in urls] == [1, 1, 1]
 
 
+async def test_a_read_anew_that_fails_leaves_no_copy_waiting_for_it(
+    store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
+) -> None:
+    """Whatever a background read anew raises, the copies found stale while it ran are not
+    left waiting for a read that will not come: later ones are read anew, drain() ends."""
+    for url in ("/a", "/b"):
+        await reader.read(site.id, url)
+        await hit(recorder, url)
+    clock.advance(seconds=store.settings.stats_cache_s)
+    await reader.read(site.id)  # the box at hand
+    summary = store.keys.site(site.id).summary
+    kept = await store.redis.get(summary)
+    await store.redis.set(summary, b"{not json")  # the read anew raises on it
+    await store.redis.execute_command("CLIENT", "PAUSE", 300, "ALL")
+    await reader.read(site.id, "/a")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await reader.read(site.id, "/b")  # found stale while the failing read is under way
+    await asyncio.wait_for(reader.drain(), timeout=10)
+    if kept is None:
+        await store.redis.delete(summary)
+    else:
+        await store.redis.set(summary, kept)
+    await reader.read(site.id, "/b")  # a new read anew starts, and gives the new figures
+    await asyncio.wait_for(reader.drain(), timeout=10)
+    assert (await reader.read(site.id, "/b"))["page_views"] == 1
+
+
 async def test_no_stale_window_reads_the_store_once_the_copy_is_old(
     store: Store, recorder: Recorder, reader: StatsReader, site: Site, clock: FakeClock
 ) -> None:
