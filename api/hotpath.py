@@ -39,8 +39,8 @@ from api.intake import (
 from api.limits import CLOSE, check_headers, declared_length
 from api.metrics import ApiMetrics
 from api.ready import STATE_KEY as READY_STATE_KEY
-from api.ready import ReadyAnswers, answer_headers
-from api.responses import JSON, cacheable_json
+from api.ready import ReadyAnswers
+from api.responses import JSON, answer_headers, cacheable_json
 from counter.access import KeyRing, KeyScope, bearer, same_site
 from counter.errors import BodyTooLarge, InvalidInput, KeyRefused
 from counter.figures.page_views import MAX_PAGES, read_page_views

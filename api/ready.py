@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.metrics import ApiMetrics
-from api.responses import CORS, JSON, STATS_CACHE_CONTROL, RenderedAnswers
+from api.responses import JSON, STATS_CACHE_CONTROL, Header, RenderedAnswers, answer_headers
 from counter.figures.stats import StatsReader
 from counter.lru import put_bounded
 
@@ -26,17 +26,6 @@ from counter.lru import put_bounded
 # protocol of the worker is given (``app_state``).
 STATE_KEY = "visitor_stats.ready_answers"
 ROUTE = "/api/stats"
-
-Header = tuple[bytes, bytes]
-
-
-def answer_headers(status: int, headers: list[Header], body: bytes) -> list[Header]:
-    """The headers the hot path sends with an answer (uvicorn puts its own, Date and Server,
-    first)."""
-    head = [CORS, *headers]
-    if status not in (204, 304):
-        head.append((b"content-length", str(len(body)).encode()))
-    return head
 
 
 def _encoded(status: int, headers: list[Header], body: bytes) -> bytes:

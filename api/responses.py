@@ -24,6 +24,16 @@ CORS_HEADER = ("access-control-allow-origin", ", ".join(CORS_POLICY["allow_origi
 # The same, and the JSON media type, as ASGI header pairs (the hot path, the protocol).
 CORS = (CORS_HEADER[0].encode(), CORS_HEADER[1].encode())
 JSON = (b"content-type", b"application/json")
+Header = tuple[bytes, bytes]
+
+
+def answer_headers(status: int, headers: list[Header], body: bytes) -> list[Header]:
+    """The headers the hot path sends with an answer (uvicorn puts its own, Date and Server,
+    first)."""
+    head = [CORS, *headers]
+    if status not in (204, 304):
+        head.append((b"content-length", str(len(body)).encode()))
+    return head
 
 
 class JSONResponse(Response):
