@@ -90,25 +90,30 @@ def head(method: str, path: str, headers: dict[str, str]) -> bytes:
 
 
 def read_answer(sock: socket.socket, timeout_s: float = 5) -> Answer:
+    return read_answers(sock, 1, timeout_s)[0]
+
+
+def read_answers(sock: socket.socket, count: int, timeout_s: float = 5) -> list[Answer]:
+    """``count`` answers from one connection, however the bytes were split (pipelining)."""
     sock.settimeout(timeout_s)
-    data = b""
-    while b"\r\n\r\n" not in data:
+    data, answers, closed = b"", [], False
+    while len(answers) < count:
+        raw_head, found, rest = data.partition(b"\r\n\r\n")
+        if found:
+            status_line, *lines = raw_head.decode("latin-1").split("\r\n")
+            headers = {
+                n.strip().lower(): v.strip() for n, _, v in (x.partition(":") for x in lines)
+            }
+            length = int(headers.get("content-length", "0"))
+            if len(rest) >= length or closed:  # closed: what came of the body (a HEAD's none)
+                answers.append(Answer(int(status_line.split()[1]), headers, rest[:length]))
+                data = rest[length:]
+                continue
+        assert not closed, f"closed after {len(answers)} answers and {data!r}"
         chunk = sock.recv(65536)
-        assert chunk, f"closed without an answer after {data!r}"
+        closed = not chunk
         data += chunk
-    raw_head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = raw_head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return Answer(int(status_line.split()[1]), headers, body[:length])
+    return answers
 
 
 def closed_within(sock: socket.socket, timeout_s: float) -> bool:

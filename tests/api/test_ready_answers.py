@@ -20,8 +20,7 @@ from counter.clock import FakeClock
 from counter.settings import Settings
 from counter.sites import Site
 from counter.storage.store import Store
-from tests.abuse.test_limits import BROWSER, HIT, Running, head, read_answer, serving
-from tests.abuse.test_limits import Answer as Read
+from tests.abuse.test_limits import BROWSER, HIT, Running, head, read_answer, read_answers, serving
 from tests.ops.conftest import samples, value
 
 STATS = "/api/stats?site=demo.local&url=/a"
@@ -135,28 +134,6 @@ async def test_head_close_and_bodies_go_the_usual_way(
         assert answer.body == b""
     if "Connection" in headers:
         assert answer.headers["connection"] == "close"
-
-
-def read_answers(sock: socket.socket, count: int) -> list[Read]:
-    """``count`` answers from one connection, however the bytes were split (pipelining)."""
-    sock.settimeout(5)
-    data, answers = b"", []
-    while len(answers) < count:
-        raw_head, found, rest = data.partition(b"\r\n\r\n")
-        if found:
-            status_line, *lines = raw_head.decode("latin-1").split("\r\n")
-            headers = {
-                n.strip().lower(): v.strip() for n, _, v in (x.partition(":") for x in lines)
-            }
-            length = int(headers.get("content-length", "0"))
-            if len(rest) >= length:
-                answers.append(Read(int(status_line.split()[1]), headers, rest[:length]))
-                data = rest[length:]
-                continue
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {len(answers)} answers"
-        data += chunk
-    return answers
 
 
 async def test_pipelined_requests_are_answered_in_order(
